@@ -1,0 +1,238 @@
+"""Building the index: load, clean, split, embed (only what changed), store atomically."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.bm25 import BM25Index
+from index.clean import CleanResult, clean_text
+from index.dense import build_faiss, kind_of, save_faiss
+from index.embed import Embedder, model_fingerprint
+from index.errors import RagIndexError
+from index.load import LoadResult, Skipped, load_folder
+from index.search import SearchIndex, sentence_keys
+from index.settings import IndexSettings
+from index.split import make_passages, token_counter
+from index.store import VersionWriter
+from index.types import Document, Passage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DocReport:
+    doc_id: str
+    status: str  # new, changed, unchanged
+    passages: int
+    kept_chars: int
+    dropped_chars: int
+    kept_units: int
+    dropped_units: int
+    dropped_by_reason: dict[str, int]
+    title: str
+    author: str
+
+
+@dataclass
+class BuildReport:
+    index_dir: Path
+    documents: list[DocReport] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    embedded_passages: int = 0
+    reused_passages: int = 0
+    seconds: float = 0.0
+    precision: str = "fp32"
+    dense_kind: str = "flat-ip"
+    version_dir: Path | None = None
+
+    @property
+    def passages(self) -> int:
+        return sum(d.passages for d in self.documents)
+
+
+def clean_document(doc: Document, enabled: bool = True) -> CleanResult:
+    if enabled:
+        return clean_text(doc.text)
+    from index.clean import units_of
+
+    units = units_of(doc.text)
+    return CleanResult(kept=list(units), dropped=[], sections=[list(units)] if units else [])
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("sentence-transformers", "faiss-cpu", "bm25s", "torch", "transformers", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "missing"
+    return out
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RagIndexError(f"Another build of {index_dir} is running; wait for it.") from exc
+        yield
+
+
+def build_index(
+    settings: IndexSettings,
+    full: bool = False,
+    progress: bool = False,
+    embedder: Embedder | None = None,
+    documents: LoadResult | None = None,
+) -> BuildReport:
+    """Build (or update) the index at ``settings.index_dir`` from ``settings.docs_dir``."""
+    started = time.perf_counter()
+    model = model_fingerprint(settings.model_path)
+    loaded = documents or load_folder(settings.docs_dir, settings.max_file_bytes)
+    embedder = embedder or Embedder(settings.model_path, settings.precision, settings.batch_size)
+    previous = None if full else _previous(settings)
+    report = BuildReport(index_dir=settings.index_dir, skipped=list(loaded.skipped),
+                         precision=embedder.precision)
+    count = token_counter(settings.model_path)
+    with build_lock(settings.index_dir):
+        all_passages: list[Passage] = []
+        vec_parts: list[np.ndarray] = []
+        new_passages: list[Passage] = []
+        slots: list[tuple[int, int]] = []  # (position in vec_parts, new passages) per document
+        doc_meta: dict[str, Any] = {}
+        old_docs = previous.documents if previous else {}
+        for doc in loaded.documents:
+            cleaned = clean_document(doc, settings.clean)
+            old = old_docs.get(doc.doc_id)
+            if previous is not None and old and old.get("sha256") == doc.sha256:
+                status = "unchanged"
+                rows = [i for i, p in enumerate(previous.passages) if p.doc_id == doc.doc_id]
+                passages = [previous.passages[i] for i in rows]
+                vec_parts.append(previous.vectors[rows])
+                report.reused_passages += len(passages)
+            else:
+                status = "changed" if old else "new"
+                passages = make_passages(doc, cleaned, count, settings.max_passage_tokens,
+                                         settings.min_passage_tokens, settings.overlap_sentences)
+                slots.append((len(vec_parts), len(passages)))
+                vec_parts.append(np.zeros((0, 0), dtype=np.float32))
+                new_passages.extend(passages)
+            all_passages.extend(passages)
+            doc_meta[doc.doc_id] = _doc_entry(doc, cleaned, len(passages))
+            report.documents.append(_doc_report(doc, cleaned, status, len(passages)))
+        report.removed = sorted(set(old_docs) - set(doc_meta))
+        if not all_passages:
+            raise RagIndexError("The documents hold no text left to index after cleaning.")
+        _fill_new_vectors(embedder, new_passages, vec_parts, slots, progress)
+        report.embedded_passages = len(new_passages)
+        vectors = np.vstack([v for v in vec_parts if len(v)])
+        assert len(vectors) == len(all_passages)
+        sentence_vectors = None
+        if settings.embed_sentences:
+            sentence_vectors = _sentence_vectors(embedder, all_passages, previous, progress)
+        report.dense_kind = _write(settings, all_passages, vectors, sentence_vectors, doc_meta,
+                                   model, embedder, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _previous(settings: IndexSettings) -> SearchIndex | None:
+    """The live index, if it can be reused; anything wrong with it means a full build."""
+    try:
+        return SearchIndex.load(settings, verify=True)
+    except RagIndexError as exc:
+        log.info("not reusing the existing index: %s", exc)
+        return None
+
+
+def _fill_new_vectors(embedder: Embedder, new_passages: list[Passage], vec_parts: list[np.ndarray],
+                      slots: list[tuple[int, int]], progress: bool) -> None:
+    """Embed the new passages and hand each document's rows to its slot, in order."""
+    vecs = (embedder.encode_documents([p.text for p in new_passages], progress=progress)
+            if new_passages else None)
+    dim = vecs.shape[1] if vecs is not None else embedder.dimension
+    offset = 0
+    for slot, n in slots:
+        vec_parts[slot] = vecs[offset : offset + n] if vecs is not None and n else np.zeros(
+            (0, dim), dtype=np.float32)
+        offset += n
+
+
+def _sentence_vectors(embedder: Embedder, passages: list[Passage], previous: SearchIndex | None,
+                      progress: bool) -> np.ndarray:
+    rows = sentence_keys(passages)
+    texts: dict[tuple[str, int, int], str] = {}
+    for p in passages:
+        for s, e in p.sentences:
+            texts.setdefault((p.doc_id, s, e), p.text[s - p.start : e - p.start])
+    out = np.zeros((len(rows), 0), dtype=np.float32)
+    todo = []
+    reuse: dict[int, np.ndarray] = {}
+    for key, row in rows.items():
+        old = previous.sentence_rows.get(key) if previous is not None else None
+        if old is not None and previous is not None and previous.sentence_vectors is not None:
+            reuse[row] = previous.sentence_vectors[old]
+        else:
+            todo.append(key)
+    new = embedder.encode_documents([texts[k] for k in todo], progress=progress) if todo else None
+    dim = new.shape[1] if new is not None else next(iter(reuse.values())).shape[0]
+    out = np.zeros((len(rows), dim), dtype=np.float32)
+    for row, vec in reuse.items():
+        out[row] = vec
+    if new is not None:
+        for key, vec in zip(todo, new, strict=True):
+            out[rows[key]] = vec
+    return out
+
+
+def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder, report) -> str:  # noqa: ANN001
+    writer = VersionWriter(settings.index_dir)
+    try:
+        writer.write_passages(passages)
+        writer.write_array("vectors.npy", vectors)
+        if sentence_vectors is not None:
+            writer.write_array("sentences.npy", sentence_vectors)
+        dense = build_faiss(vectors, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
+        save_faiss(dense, writer.tmp / "dense.faiss")
+        bm25 = BM25Index.build([p.text for p in passages])
+        bm25.save(writer.tmp / "bm25")
+        manifest = {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "model": {**model, "path": settings.model_path, "dimension": int(vectors.shape[1]),
+                      "precision": embedder.precision},
+            "settings": settings.chunk_fingerprint(),
+            "dense": {"kind": kind_of(dense), "ann_threshold": settings.ann_threshold},
+            "count": len(passages),
+            "documents": doc_meta,
+            "versions": versions(),
+        }
+        report.version_dir = writer.publish(manifest)
+        return kind_of(dense)
+    except BaseException:
+        writer.abandon()
+        raise
+
+
+def _doc_entry(doc: Document, cleaned: CleanResult, n: int) -> dict[str, Any]:
+    return {"sha256": doc.sha256, "title": doc.title, "author": doc.author, "kind": doc.kind,
+            "passages": n, "kept_chars": cleaned.kept_chars(), "dropped_chars": cleaned.dropped_chars(),
+            "path": Path(doc.path).name}
+
+
+def _doc_report(doc: Document, cleaned: CleanResult, status: str, n: int) -> DocReport:
+    return DocReport(doc.doc_id, status, n, cleaned.kept_chars(), cleaned.dropped_chars(),
+                     len(cleaned.kept), len(cleaned.dropped), cleaned.dropped_by_reason(),
+                     doc.title, doc.author)

@@ -1,0 +1,32 @@
+"""Exceptions of the index package; each message says what to do next."""
+
+from __future__ import annotations
+
+
+class RagIndexError(Exception):
+    """Base class for every error the index package raises on purpose."""
+
+
+class NoDocuments(RagIndexError):
+    """The documents folder holds nothing usable."""
+
+
+class IndexNotFound(RagIndexError):
+    """No index at the given directory."""
+
+
+class IndexMismatch(RagIndexError):
+    """The index was built with another model, other settings or an older format."""
+
+
+class IndexCorrupt(RagIndexError):
+    """A file of the index is missing, truncated or altered."""
+
+
+class ModelNotFound(RagIndexError):
+    """The embedding model directory cannot be loaded."""
+
+
+def rebuild_hint(index_dir: object, docs_dir: object | None = None) -> str:
+    docs = f" --docs {docs_dir}" if docs_dir else ""
+    return f"Rebuild it with: rag index build{docs} --index-dir {index_dir} --full"

@@ -1,0 +1,189 @@
+"""Loading a folder of documents: decoding, HTML text extraction, title and author."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.errors import NoDocuments
+from index.types import Document, sha256_bytes
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
+HTML_SUFFIXES = {".html": "html", ".htm": "html"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def load_folder(folder: Path, max_file_bytes: int = 64 * 1024 * 1024) -> LoadResult:
+    """Load every supported file below ``folder``; unusable files are skipped with a reason."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NoDocuments(f"Documents folder not found: {folder}. Pass --docs DIR.")
+    result = LoadResult()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if path.suffix.lower() not in SUFFIXES:
+            continue
+        doc_id = path.relative_to(folder).as_posix()
+        try:
+            result.documents.append(load_file(path, doc_id, max_file_bytes))
+        except UnusableFile as exc:
+            log.warning("skipped %s: %s", doc_id, exc)
+            result.skipped.append(Skipped(doc_id, str(exc)))
+    if not result.documents:
+        reasons = "; ".join(f"{s.path}: {s.reason}" for s in result.skipped) or "no files"
+        raise NoDocuments(
+            f"No usable documents in {folder} (supported: {', '.join(sorted(SUFFIXES))}). "
+            f"Found: {reasons}."
+        )
+    return result
+
+
+class UnusableFile(Exception):
+    """A file that cannot be indexed; the message is the reason."""
+
+
+def load_file(path: Path, doc_id: str, max_file_bytes: int = 64 * 1024 * 1024) -> Document:
+    size = path.stat().st_size
+    if size > max_file_bytes:
+        raise UnusableFile(f"larger than the limit ({size:,} > {max_file_bytes:,} bytes)")
+    data = path.read_bytes()
+    if not data.strip():
+        raise UnusableFile("empty file")
+    text = decode(data)
+    kind = SUFFIXES[path.suffix.lower()]
+    title = author = ""
+    if kind == "html":
+        text, title, author = html_to_text(text)
+    if not text.strip():
+        raise UnusableFile("no text after extraction")
+    if not title:
+        title = guess_title(text, kind)
+    if not author:
+        author = guess_author(text)
+    return Document(
+        doc_id=doc_id,
+        path=str(path),
+        text=text,
+        sha256=sha256_bytes(data),
+        kind=kind,
+        title=title or Path(doc_id).stem,
+        author=author,
+    )
+
+
+def decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UnusableFile(f"not decodable as UTF-16: {exc.reason}") from exc
+    head = data[:8192]
+    if b"\x00" in head:
+        raise UnusableFile("binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnusableFile(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+    sample = text[:8192]
+    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\n\r\t\f")
+    if controls > max(8, len(sample) // 50):
+        raise UnusableFile("binary file (too many control characters)")
+    return text
+
+
+_DROP_TAGS = (
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside",
+    "form", "iframe", "svg", "canvas", "figure", "figcaption", "button", "select",
+)
+_BLOCK_TAGS = (
+    "p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6",
+    "li", "ul", "ol", "blockquote", "pre", "table", "tr", "td", "th", "br", "hr", "dd", "dt",
+)
+
+
+def html_to_text(markup: str) -> tuple[str, str, str]:
+    """Visible text of an HTML page, one block per paragraph; plus its title and author."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(markup, "lxml")
+    title = ""
+    og = soup.find("meta", attrs={"property": "og:title"})
+    if soup.title and soup.title.string:
+        title = soup.title.string.strip()
+    elif og and og.get("content"):
+        title = str(og["content"]).strip()
+    author = ""
+    meta = soup.find("meta", attrs={"name": "author"})
+    if meta and meta.get("content"):
+        author = str(meta["content"]).strip()
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    h1 = soup.find("h1")
+    if h1 and h1.get_text(strip=True):
+        title = h1.get_text(" ", strip=True)
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n\n")
+        tag.insert_after("\n\n")
+    raw = soup.get_text()
+    blocks = [re.sub(r"[ \t\r\f\v]+", " ", b).strip() for b in re.split(r"\n\s*\n", raw)]
+    lines = [re.sub(r"\s*\n\s*", " ", b) for b in blocks if b]
+    return "\n\n".join(lines) + ("\n" if lines else ""), title, author
+
+
+_TERMINAL = tuple(".!?:;\"”’'…)")
+
+
+def guess_title(text: str, kind: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if kind == "markdown":
+        for ln in lines[:20]:
+            if ln.startswith("# "):
+                return ln[2:].strip()
+    for ln in lines[:6]:
+        words = ln.split()
+        if 3 <= len(words) <= 20 and not ln.endswith(_TERMINAL) and not re.match(r"by\s", ln, re.I):
+            return ln.lstrip("# ").strip()
+    if lines:
+        first = re.split(r"(?<=[.!?])\s", lines[0])[0]
+        words = first.split()
+        return " ".join(words[:14]) + (" …" if len(words) > 14 else "")
+    return ""
+
+
+_BYLINE = re.compile(r"^\s*By\s+([A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3})", re.M)
+_BIO = re.compile(
+    r"^\s*([A-Z][\w'’-]+(?:\s+[A-Z]\.)?(?:\s+[A-Z][\w'’-]+){1,2}),\s+(?:is\s+)?(?:a|an|the)\s+"
+    r"[^\n]{0,80}?\b(?:fellow|director|professor|editor|correspondent|writer|author|"
+    r"analyst|researcher|reporter|columnist|contributor)\b",
+    re.M,
+)
+
+
+def guess_author(text: str) -> str:
+    head = text[:2000]
+    m = _BYLINE.search(head)
+    if m:
+        return m.group(1).strip()
+    m = None
+    for m in _BIO.finditer(text):
+        pass
+    return m.group(1).strip() if m else ""

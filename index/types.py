@@ -1,0 +1,84 @@
+"""Core value types of the index: documents, spans and passages."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded source document.
+
+    ``text`` is the text that all offsets refer to: the decoded file for .txt and .md,
+    the extracted text for .html.
+    """
+
+    doc_id: str
+    path: str
+    text: str
+    sha256: str
+    kind: str
+    title: str = ""
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable unit: ``text == document.text[start:end]``."""
+
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    title: str = ""
+    author: str = ""
+    # absolute (start, end) offsets of each sentence of the passage in the document text
+    sentences: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "doc_id": self.doc_id,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "title": self.title,
+            "author": self.author,
+            "sentences": [list(s) for s in self.sentences],
+        }
+
+    @classmethod
+    def from_json(cls, row: dict[str, object]) -> Passage:
+        sents = row.get("sentences") or []
+        return cls(
+            id=str(row["id"]),
+            doc_id=str(row["doc_id"]),
+            text=str(row["text"]),
+            start=int(row["start"]),  # type: ignore[arg-type]
+            end=int(row["end"]),  # type: ignore[arg-type]
+            title=str(row.get("title", "")),
+            author=str(row.get("author", "")),
+            sentences=tuple((int(a), int(b)) for a, b in sents),  # type: ignore[union-attr,misc]
+        )
+
+    def sentence_texts(self) -> list[tuple[int, int, str]]:
+        """(start, end, text) of each sentence, offsets absolute in the document."""
+        return [(s, e, self.text[s - self.start : e - self.start]) for s, e in self.sentences]
+
+
+def passage_id(doc_id: str, start: int, end: int, text: str) -> str:
+    """Stable id: a hash of the document id, the span and the text."""
+    h = hashlib.sha256(f"{doc_id}\x00{start}\x00{end}\x00{text}".encode())
+    return h.hexdigest()[:16]
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

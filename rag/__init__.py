@@ -1,0 +1,1 @@
+"""The assistant: conversational hybrid retrieval and grounded, cited answers."""

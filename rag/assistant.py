@@ -1,0 +1,149 @@
+"""One Assistant API for the CLI, the UI and the evals: answer(question, history) -> Answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from index.embed import Embedder
+from index.search import SearchIndex
+from rag.conversation import resolve
+from rag.errors import BackendUnavailable, EmptyQuestion
+from rag.extractive import ExtractiveAnswerer, abstain
+from rag.retrieve import HybridRetriever, Query
+from rag.settings import RagSettings
+from rag.text import normalize_question
+from rag.types import Answer, Turn
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A streaming step: the answer text so far; ``answer`` is set on the last step."""
+
+    text: str
+    answer: Answer | None = None
+
+
+class Assistant:
+    def __init__(self, settings: RagSettings, index: SearchIndex | None = None,
+                 embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        s = settings.index
+        self.embedder = embedder or Embedder(s.model_path, s.precision, s.batch_size)
+        self.index = index or SearchIndex.load(s)
+        self.retriever = HybridRetriever(
+            index=self.index, embedder=self.embedder, k=settings.k, mode=settings.mode,
+            fusion=settings.fusion, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
+            fetch_k=settings.fetch_k,
+        )
+        self.extractive = ExtractiveAnswerer(
+            self.index, self.embedder, settings.abstain_threshold, settings.max_answer_words,
+            settings.max_answer_sentences, settings.answer_passages,
+        )
+        self._chat_model: Any = None
+
+    # -- public API ------------------------------------------------------------------------
+    def answer(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
+               k: int | None = None, mode: str | None = None,
+               answer_mode: str | None = None) -> Answer:
+        final: Answer | None = None
+        for step in self.stream(question, history, k, mode, answer_mode):
+            final = step.answer or final
+        assert final is not None
+        return final
+
+    def stream(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
+               k: int | None = None, mode: str | None = None,
+               answer_mode: str | None = None) -> Iterator[Partial]:
+        text, notices = self._validate(question)
+        turns = _turns(history)
+        answer_mode = answer_mode or self.settings.answer_mode
+        use_llm = answer_mode == "llm" and self.settings.llm.enabled
+        if answer_mode == "llm" and not use_llm:
+            notices.append("No LLM backend is configured; this is the extractive answer.")
+        resolution = resolve(text, turns, self.settings.history_turns, self.settings.context_weight)
+        query = resolution.query
+        if use_llm and resolution.follow_up:
+            try:
+                from rag.llm import condense
+
+                query = Query(condense(self._model(), text, turns))
+            except BackendUnavailable as exc:
+                log.warning("%s", exc)
+        qvec = self.retriever.query_vector(query)
+        hits = self.retriever.search(query, k=k, mode=mode, query_vector=qvec)
+        if use_llm:
+            yield from self._stream_llm(query.text, hits, text, qvec, query, notices)
+            return
+        answer = self._extractive(query, qvec, hits, text)
+        answer = replace(answer, notices=tuple(notices) + answer.notices)
+        yield from _stream_words(answer)
+
+    # -- internals -------------------------------------------------------------------------
+    def _validate(self, question: object) -> tuple[str, list[str]]:
+        if not isinstance(question, str):
+            raise EmptyQuestion()
+        text = normalize_question(question)
+        if not text or not any(c.isalnum() for c in text):
+            raise EmptyQuestion()
+        notices = []
+        limit = self.settings.max_question_chars
+        if len(text) > limit:
+            text = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+            notices.append(f"The question was long; only its first {len(text):,} characters were used.")
+        return text, notices
+
+    def _extractive(self, query: Query, qvec: Any, hits: list, original: str) -> Answer:
+        # sentence scoring uses the question as resolved, context weighted in the vector
+        question = query.text if query.text != original else original
+        return self.extractive.answer(question, qvec, hits, query.context, resolved=query.text)
+
+    def _model(self) -> Any:
+        if self._chat_model is None:
+            from rag.llm import make_chat_model
+
+            self._chat_model = make_chat_model(self.settings.llm)
+        return self._chat_model
+
+    def _stream_llm(self, question: str, hits: list, original: str, qvec: Any, query: Query,
+                    notices: list[str]) -> Iterator[Partial]:
+        from rag.llm import finish, stream_tokens
+
+        text = ""
+        try:
+            for token in stream_tokens(self._model(), question, hits):
+                text += token
+                yield Partial(text)
+            answer = finish(text, hits, question)
+            yield Partial(answer.text, replace(answer, notices=tuple(notices) + answer.notices))
+        except BackendUnavailable as exc:
+            log.warning("%s", exc)
+            fallback = self._extractive(query, qvec, hits, original)
+            notice = f"The LLM backend failed ({exc}); this is the extractive answer."
+            yield Partial(fallback.text, replace(fallback, notices=(*notices, notice)))
+
+
+def _turns(history: Sequence[Turn | dict[str, str]]) -> list[Turn]:
+    turns = []
+    for t in history:
+        if isinstance(t, Turn):
+            turns.append(t)
+        elif isinstance(t, dict) and t.get("role") in ("user", "assistant"):
+            content = t.get("content")
+            if isinstance(content, str):
+                turns.append(Turn(t["role"], normalize_question(content)))  # type: ignore[arg-type]
+    return turns
+
+
+def _stream_words(answer: Answer) -> Iterator[Partial]:
+    words = answer.text.split(" ")
+    for i in range(4, len(words), 4):
+        yield Partial(" ".join(words[:i]))
+    yield Partial(answer.text, answer)
+
+
+__all__ = ["Assistant", "Partial", "abstain"]

@@ -1,0 +1,208 @@
+"""What each `rag` subcommand does; the argument parsing lives in rag.cli."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from rag.cli import index_settings, print_json, rag_settings
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "index":
+        return {"build": cmd_build, "info": cmd_info, "show": cmd_show}[args.index_command](args)
+    if args.command == "search":
+        return cmd_search(args)
+    if args.command == "ask":
+        return cmd_ask(args)
+    if args.command == "chat":
+        return cmd_chat(args)
+    if args.command == "serve":
+        from ui.app import serve
+
+        return serve(args)
+    if args.command == "eval":
+        from evals.run_eval import main as eval_main
+
+        return eval_main(args)
+    if args.command == "eval-retrieval":
+        from evals.beir import main as beir_main
+
+        return beir_main(args)
+    if args.command == "bench":
+        from evals.bench import main as bench_main
+
+        return bench_main(args)
+    raise AssertionError(args.command)
+
+
+def print_build_report(report: Any) -> None:
+    print(f"Index: {report.index_dir}  ({report.passages} passages, dense {report.dense_kind}, "
+          f"{report.precision}, {report.seconds:.1f} s)")
+    print(f"{'document':40} {'status':9} {'passages':>8} {'kept':>9} {'dropped':>9}  dropped by rule")
+    for d in report.documents:
+        why = ", ".join(f"{k}: {v}" for k, v in sorted(d.dropped_by_reason.items())) or "-"
+        print(f"{d.doc_id[:40]:40} {d.status:9} {d.passages:8d} {d.kept_chars:8d}c "
+              f"{d.dropped_chars:8d}c  {why}")
+    for r in report.removed:
+        print(f"{r[:40]:40} removed")
+    for s in report.skipped:
+        print(f"warning: skipped {s.path}: {s.reason}", file=sys.stderr)
+    print(f"embedded {report.embedded_passages} passages, reused {report.reused_passages}")
+
+
+def build_if_missing(settings: Any, progress: bool = True) -> None:
+    """Build the index when there is none (or it no longer matches the documents' settings)."""
+    from index.build import build_index
+    from index.errors import IndexMismatch, IndexNotFound
+    from index.search import SearchIndex
+
+    try:
+        SearchIndex.load(settings, verify=False)
+        return
+    except (IndexNotFound, IndexMismatch) as exc:
+        print(f"{exc}\nBuilding the index from {settings.docs_dir} …", file=sys.stderr)
+    print_build_report(build_index(settings, progress=progress))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from index.build import build_index
+
+    report = build_index(index_settings(args), full=args.full, progress=not args.json)
+    if args.json:
+        data = asdict(report)
+        data["index_dir"] = str(report.index_dir)
+        data["version_dir"] = str(report.version_dir)
+        print_json(data)
+    else:
+        print_build_report(report)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from index.search import SearchIndex
+
+    idx = SearchIndex.load(index_settings(args))
+    m = idx.manifest
+    print(f"index      {idx.directory}")
+    print(f"created    {m.get('created')}")
+    print(f"model      {m['model']['name']} ({m['model']['dimension']} dims, {m['model']['precision']})")
+    print(f"dense      {m['dense']['kind']}, {m['count']} passages")
+    print(f"settings   {m['settings']}")
+    for doc_id, d in m["documents"].items():
+        print(f"  {doc_id}: {d['passages']} passages, '{d['title'][:60]}' by {d['author'] or '?'}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from index.build import clean_document
+    from index.load import load_file
+
+    settings = index_settings(args)
+    path = settings.docs_dir / args.doc_id
+    if not path.is_file():
+        print(f"error: no document {args.doc_id} in {settings.docs_dir}", file=sys.stderr)
+        return 2
+    doc = load_file(path, args.doc_id, settings.max_file_bytes)
+    cleaned = clean_document(doc, settings.clean)
+    print(f"# {doc.title}\n# author: {doc.author or '?'}\n")
+    for section in cleaned.sections:
+        print("\n\n".join(u.text for u in section))
+        print()
+    if args.dropped:
+        print("---- dropped ----")
+        for u, why in cleaned.dropped:
+            print(f"[{why}] {u.text[:100]}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from index.embed import Embedder
+    from index.search import SearchIndex
+    from rag.retrieve import HybridRetriever, Query
+
+    s = index_settings(args)
+    build_if_missing(s)
+    retriever = HybridRetriever(index=SearchIndex.load(s), embedder=Embedder(s.model_path),
+                                k=args.k, mode=args.mode)
+    hits = retriever.search(Query(args.query))
+    if args.json:
+        print_json([{"rank": h.rank, "score": h.score, "passage_id": h.passage.id,
+                     "doc_id": h.passage.doc_id, "start": h.passage.start, "end": h.passage.end,
+                     "text": h.passage.text} for h in hits])
+        return 0
+    for h in hits:
+        p = h.passage
+        print(f"#{h.rank}  score {h.score:.4f}  {p.doc_id} [{p.start}:{p.end}]")
+        print(f"    {p.text[:300]}{'…' if len(p.text) > 300 else ''}\n")
+    return 0
+
+
+def _assistant(args: argparse.Namespace) -> Any:
+    from rag.assistant import Assistant
+
+    settings = rag_settings(args)
+    build_if_missing(settings.index)
+    return Assistant(settings)
+
+
+def print_answer(answer: Any, sources: bool = True) -> None:
+    print(answer.text)
+    for n in answer.notices:
+        print(f"note: {n}")
+    if sources:
+        label = "Related reading (does not contain the answer):" if answer.abstained else "Sources:"
+        print(f"\n{label}")
+        items = ([(c.marker, c.passage) for c in answer.citations] if not answer.abstained
+                 else [(h.rank, h.passage) for h in answer.hits[:3]])
+        for marker, p in dict.fromkeys(items):
+            print(f"  [{marker}] {p.title[:70]} — {p.doc_id} [{p.start}:{p.end}]")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    answer = _assistant(args).answer(args.question)
+    if args.json:
+        print_json(answer.to_json())
+    else:
+        print_answer(answer)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from rag.errors import RagError
+    from rag.types import Turn
+
+    assistant = _assistant(args)
+    history: list[Turn] = []
+    last = None
+    print("Ask about the documents. Commands: /reset, /sources, /quit")
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            print()
+            return 0
+        cmd = line.strip()
+        if cmd == "/quit":
+            return 0
+        if cmd == "/reset":
+            history, last = [], None
+            print("(new conversation)")
+            continue
+        if cmd == "/sources":
+            if last is None:
+                print("(no answer yet)")
+            else:
+                print_answer(last, sources=True)
+            continue
+        try:
+            last = assistant.answer(line, history)
+        except RagError as exc:
+            print(f"error: {exc}")
+            continue
+        print(f"assistant> {last.text}")
+        for n in last.notices:
+            print(f"note: {n}")
+        history += [Turn("user", line), Turn("assistant", last.text)]

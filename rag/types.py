@@ -1,0 +1,97 @@
+"""The assistant's value types: hits, citations, answers and chat turns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from index.types import Passage
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float
+    rank: int
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """What ``[marker]`` in an answer points to; sentence offsets are absolute in the document."""
+
+    marker: int
+    passage: Passage
+    sentence_start: int
+    sentence_end: int
+
+    @property
+    def doc_id(self) -> str:
+        return self.passage.doc_id
+
+    @property
+    def sentence(self) -> str:
+        p = self.passage
+        return p.text[self.sentence_start - p.start : self.sentence_end - p.start]
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    hits: tuple[Hit, ...]
+    notices: tuple[str, ...] = field(default_factory=tuple)
+    mode: str = "extractive"
+    resolved_query: str = ""
+
+    def cited_passages(self) -> list[Passage]:
+        seen: dict[int, Passage] = {}
+        for c in self.citations:
+            seen.setdefault(c.marker, c.passage)
+        return [seen[m] for m in sorted(seen)]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "answer": self.text,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "notices": list(self.notices),
+            "resolved_query": self.resolved_query,
+            "citations": [
+                {
+                    "marker": c.marker,
+                    "passage_id": c.passage.id,
+                    "doc_id": c.passage.doc_id,
+                    "title": c.passage.title,
+                    "author": c.passage.author,
+                    "text": c.passage.text,
+                    "start": c.passage.start,
+                    "end": c.passage.end,
+                    "sentence": c.sentence,
+                    "sentence_start": c.sentence_start,
+                    "sentence_end": c.sentence_end,
+                }
+                for c in self.citations
+            ],
+            "retrieved": [
+                {
+                    "passage_id": h.passage.id,
+                    "doc_id": h.passage.doc_id,
+                    "title": h.passage.title,
+                    "text": h.passage.text,
+                    "start": h.passage.start,
+                    "end": h.passage.end,
+                    "score": round(h.score, 6),
+                    "rank": h.rank,
+                }
+                for h in self.hits
+            ],
+        }

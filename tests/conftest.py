@@ -1,0 +1,64 @@
+"""Shared fixtures: the real bundled model, loaded once; a seeds index built once."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.embed import Embedder
+from index.settings import IndexSettings, default_model_path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+DEV_SET = ROOT / "evals" / "seed_qa_dev.jsonl"
+
+
+@pytest.fixture(scope="session")
+def model_path() -> str:
+    return default_model_path()
+
+
+@pytest.fixture(scope="session")
+def embedder(model_path: str) -> Embedder:
+    emb = Embedder(model_path, precision="fp32")
+    emb.model  # noqa: B018 - load once for the session
+    return emb
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory: pytest.TempPathFactory, model_path: str) -> IndexSettings:
+    return IndexSettings(docs_dir=SEEDS, index_dir=tmp_path_factory.mktemp("seed") / "index",
+                         model_path=model_path, precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def seed_index(seed_settings: IndexSettings, embedder: Embedder):  # noqa: ANN201
+    from index.build import build_index
+    from index.search import SearchIndex
+
+    build_index(seed_settings, embedder=embedder)
+    return SearchIndex.load(seed_settings)
+
+
+@pytest.fixture(scope="session")
+def assistant(seed_settings: IndexSettings, seed_index, embedder: Embedder):  # noqa: ANN001, ANN201
+    from rag.assistant import Assistant
+    from rag.settings import RagSettings
+
+    return Assistant(RagSettings(index=seed_settings), index=seed_index, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def dev_items() -> list[dict]:
+    return [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.fixture
+def docs_copy(tmp_path: Path) -> Path:
+    """A writable copy of the seed documents."""
+    target = tmp_path / "docs"
+    shutil.copytree(SEEDS, target)
+    return target

@@ -1,0 +1,163 @@
+"""Building, saving and loading the index with the real model and real FAISS."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.build import build_index
+from index.dense import build_faiss, search_faiss
+from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from index.search import SearchIndex
+from index.settings import IndexSettings
+from index.split import token_counter
+from index.store import live_version
+
+
+def test_every_passage_is_its_source_slice_and_fits_the_model(seed_index: SearchIndex,
+                                                              seed_settings: IndexSettings) -> None:
+    count = token_counter(seed_settings.model_path)
+    for p in seed_index.passages:
+        source = (seed_settings.docs_dir / p.doc_id).read_text(encoding="utf-8")
+        assert source[p.start : p.end] == p.text
+        assert count([p.text])[0] + 2 <= 256
+        assert p.sentences[0][0] == p.start and p.sentences[-1][1] == p.end
+        for s, e in p.sentences:
+            assert source[s:e].strip() == source[s:e]
+
+
+def test_seed_passage_counts_and_metadata(seed_index: SearchIndex) -> None:
+    docs = seed_index.documents
+    assert set(docs) == {"000_021bd418710c3a0f.txt", "004_5c9bbad1b05f2a31.txt"}
+    for entry in docs.values():
+        assert entry["passages"] >= 5
+    authors = {p.author for p in seed_index.passages}
+    assert authors == {"Mark Fitzpatrick", "Evelyn N. Farkas"}
+
+
+def test_faiss_search_equals_brute_force_numpy(seed_index: SearchIndex, embedder) -> None:  # noqa: ANN001
+    for q in ("Where does Lankov live?", "Russian tankers fuel transfers", "deadline for progress"):
+        v = embedder.encode_query(q)
+        got = seed_index.dense_search(v, 5)
+        scores = seed_index.vectors @ v
+        want = np.argsort(-scores)[:5]
+        assert [i for i, _ in got] == list(want)
+        assert np.allclose([s for _, s in got], scores[want], atol=1e-5)
+
+
+def test_saved_and_loaded_give_the_same_results(seed_settings: IndexSettings, seed_index) -> None:  # noqa: ANN001
+    again = SearchIndex.load(seed_settings)
+    assert [p.id for p in again.passages] == [p.id for p in seed_index.passages]
+    assert np.array_equal(again.vectors, seed_index.vectors)
+    q = again.bm25.analyze("sanctions relief for talking")
+    assert again.bm25_search(q, 5) == seed_index.bm25_search(q, 5)
+
+
+def test_ids_are_stable_and_incremental_rebuild_touches_only_the_changed_document(
+        tmp_path: Path, docs_copy: Path, model_path: str, embedder) -> None:  # noqa: ANN001
+    settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
+                             precision="fp32")
+    first = build_index(settings, embedder=embedder)
+    ids_1 = [p.id for p in SearchIndex.load(settings).passages]
+    full = build_index(settings, full=True, embedder=embedder)
+    assert [p.id for p in SearchIndex.load(settings).passages] == ids_1
+    assert full.embedded_passages == first.embedded_passages
+
+    again = build_index(settings, embedder=embedder)
+    assert again.embedded_passages == 0 and again.reused_passages == first.passages
+    assert {d.status for d in again.documents} == {"unchanged"}
+
+    target = docs_copy / "004_5c9bbad1b05f2a31.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\nA new closing paragraph about "
+                      "verification of the agreement was added by the editors.\n", encoding="utf-8")
+    (docs_copy / "extra.md").write_text("# Extra\n\nA short extra note on sanctions policy.\n")
+    changed = build_index(settings, embedder=embedder)
+    status = {d.doc_id: d.status for d in changed.documents}
+    assert status == {"000_021bd418710c3a0f.txt": "unchanged", "004_5c9bbad1b05f2a31.txt": "changed",
+                      "extra.md": "new"}
+    n_000 = next(d.passages for d in changed.documents if d.doc_id.startswith("000"))
+    assert changed.reused_passages == n_000
+    assert changed.embedded_passages == changed.passages - n_000
+    idx = SearchIndex.load(settings)
+    kept = [p.id for p in idx.passages if p.doc_id.startswith("000")]
+    assert kept == [i for i, p in zip(ids_1, SearchIndex.load(settings).passages, strict=False)
+                    if p.doc_id.startswith("000")]
+    # vectors of reused passages are the very ones embedded before
+    fresh = embedder.encode_documents([idx.passages[0].text])[0]
+    assert np.allclose(idx.vectors[0], fresh, atol=1e-4)
+
+    (docs_copy / "extra.md").unlink()
+    removed = build_index(settings, embedder=embedder)
+    assert removed.removed == ["extra.md"]
+    assert "extra.md" not in SearchIndex.load(settings).documents
+    # old versions are cleaned up: one live version directory
+    assert len([d for d in (tmp_path / "idx").iterdir() if d.name.startswith("v-")]) == 1
+
+
+def copy_index(seed_settings: IndexSettings, tmp_path: Path) -> IndexSettings:
+    target = tmp_path / "copy"
+    shutil.copytree(seed_settings.index_dir, target)
+    return seed_settings.model_copy(update={"index_dir": target})
+
+
+@pytest.mark.parametrize("name", ["dense.faiss", "passages.jsonl", "vectors.npy", "bm25/params.index.json"])
+def test_truncated_files_give_a_clear_error_naming_the_rebuild(
+        seed_settings: IndexSettings, seed_index, tmp_path: Path, name: str) -> None:  # noqa: ANN001
+    settings = copy_index(seed_settings, tmp_path)
+    path = live_version(settings.index_dir) / name
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorrupt, match="rag index build .*--full"):
+        SearchIndex.load(settings)
+
+
+def test_corrupted_faiss_without_checksums_still_fails_clearly(
+        seed_settings: IndexSettings, seed_index, tmp_path: Path) -> None:  # noqa: ANN001
+    settings = copy_index(seed_settings, tmp_path)
+    path = live_version(settings.index_dir) / "dense.faiss"
+    path.write_bytes(b"garbage" * 10)
+    with pytest.raises(IndexCorrupt, match="rag index build"):
+        SearchIndex.load(settings, verify=False)
+
+
+def test_manifest_from_another_model_or_settings_is_a_mismatch(
+        seed_settings: IndexSettings, seed_index, tmp_path: Path) -> None:  # noqa: ANN001
+    settings = copy_index(seed_settings, tmp_path)
+    manifest_path = live_version(settings.index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model"]["sha256"] = "0" * 64
+    manifest["model"]["name"] = "some-other-model"
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match="some-other-model.*rag index build"):
+        SearchIndex.load(settings)
+    other = seed_settings.model_copy(update={"max_passage_tokens": 100})
+    with pytest.raises(IndexMismatch, match="max_passage_tokens"):
+        SearchIndex.load(other)
+    manifest_path.write_text("{not json")
+    with pytest.raises(IndexCorrupt, match="rag index build"):
+        SearchIndex.load(settings)
+
+
+def test_missing_index_says_how_to_build(tmp_path: Path, model_path: str) -> None:
+    with pytest.raises(IndexNotFound, match="rag index build"):
+        SearchIndex.load(IndexSettings(index_dir=tmp_path / "none", model_path=model_path))
+
+
+def test_hnsw_recall_against_exact_search() -> None:
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=(6000, 64)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    queries = rng.normal(size=(100, 64)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    exact = build_faiss(base, ann_threshold=10**9)
+    approx = build_faiss(base, ann_threshold=1000)
+    assert type(approx).__name__ == "IndexHNSWFlat"
+    recall = np.mean([
+        len({i for i, _ in search_faiss(exact, q, 10)} & {i for i, _ in search_faiss(approx, q, 10)}) / 10
+        for q in queries
+    ])
+    assert recall >= 0.95, recall
