@@ -183,7 +183,5 @@ def guess_author(text: str) -> str:
     m = _BYLINE.search(head)
     if m:
         return m.group(1).strip()
-    m = None
-    for m in _BIO.finditer(text):
-        pass
-    return m.group(1).strip() if m else ""
+    bios = list(_BIO.finditer(text))
+    return bios[-1].group(1).strip() if bios else ""

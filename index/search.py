@@ -59,11 +59,12 @@ class SearchIndex:
         try:
             dense = load_faiss(version / "dense.faiss", settings.hnsw_ef_search)
         except RuntimeError as exc:
-            raise IndexCorrupt(f"dense.faiss is unreadable ({exc}). {rebuild_hint(index_dir)}")
+            raise IndexCorrupt(f"dense.faiss is unreadable ({exc}). {rebuild_hint(index_dir)}") from exc
         try:
             bm25 = BM25Index.load(version / "bm25")
         except (OSError, ValueError, KeyError) as exc:
-            raise IndexCorrupt(f"The BM25 index is unreadable ({exc}). {rebuild_hint(index_dir)}")
+            msg = f"The BM25 index is unreadable ({exc}). {rebuild_hint(index_dir)}"
+            raise IndexCorrupt(msg) from exc
         n = len(passages)
         if not (n == manifest["count"] == dense.ntotal == bm25.size == len(vectors)):
             raise IndexCorrupt(

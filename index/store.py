@@ -61,7 +61,8 @@ def read_manifest(version: Path, index_dir: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexCorrupt(f"{version / MANIFEST} is unreadable ({exc}). {rebuild_hint(index_dir)}")
+        msg = f"{version / MANIFEST} is unreadable ({exc}). {rebuild_hint(index_dir)}"
+        raise IndexCorrupt(msg) from exc
     if not isinstance(manifest, dict) or "format_version" not in manifest:
         raise IndexCorrupt(f"{version / MANIFEST} is not an index manifest. {rebuild_hint(index_dir)}")
     if manifest["format_version"] != FORMAT_VERSION:
