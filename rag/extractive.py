@@ -59,7 +59,9 @@ class ExtractiveAnswerer:
     def candidates(self, question: str, qvec: np.ndarray, hits: list[Hit],
                    context: str = "") -> list[Candidate]:
         analyze = self.index.bm25.analyze
-        qw = self._weights(analyze(question))
+        qterms = analyze(question)
+        qbigrams = set(zip(qterms, qterms[1:], strict=False))
+        qw = self._weights(qterms)
         cw = {t: w for t, w in self._weights(analyze(context)).items() if t not in qw}
         total = sum(qw.values()) + 0.3 * sum(cw.values()) or 1.0
         out: list[Candidate] = []
@@ -75,9 +77,13 @@ class ExtractiveAnswerer:
                 if (p.doc_id, s) in seen:
                     continue
                 seen.add((p.doc_id, s))
-                terms = set(analyze(text))
+                seq = analyze(text)
+                terms = set(seq)
                 lex = (sum(w for t, w in qw.items() if t in terms)
                        + 0.3 * sum(w for t, w in cw.items() if t in terms)) / total
+                if qbigrams:
+                    shared = qbigrams & set(zip(seq, seq[1:], strict=False))
+                    lex = 0.75 * lex + 0.25 * min(1.0, 2 * len(shared) / len(qbigrams))
                 out.append(Candidate(hit, s, e, text, float(sim), float(lex)))
         for c in out:
             c.score = c.support + 0.04 / c.hit.rank + _novelty_penalty(c.text, question)
@@ -110,6 +116,11 @@ class ExtractiveAnswerer:
     def _select(self, best: Candidate, ranked: list[Candidate], question: str) -> list[Candidate]:
         chosen = [best]
         words = len(best.text.split())
+        for extra in self._neighbours(best, ranked, question):
+            n = len(extra.text.split())
+            if words + n <= self.max_words and len(chosen) < self.max_sentences:
+                chosen.append(extra)
+                words += n
         cross = bool(CROSS_DOC.search(question))
         if cross:
             other = next((c for c in ranked if c.hit.passage.doc_id != best.hit.passage.doc_id), None)
@@ -127,6 +138,41 @@ class ExtractiveAnswerer:
             chosen.append(c)
             words += n
         return chosen
+
+
+    def _neighbours(self, best: Candidate, ranked: list[Candidate], question: str) -> list[Candidate]:
+        """Sentences the best one leans on: the one before when it opens with a back-reference,
+        the one after when that opens with one; for why/how questions, the better neighbour."""
+        p = best.hit.passage
+        sents = p.sentence_texts()
+        pos = next((i for i, (s, _, _) in enumerate(sents) if s == best.start), None)
+        if pos is None:
+            return []
+        by_start = {(c.hit.passage.doc_id, c.start): c for c in ranked}
+
+        def cand(i: int) -> Candidate | None:
+            if not 0 <= i < len(sents):
+                return None
+            s, e, t = sents[i]
+            return by_start.get((p.doc_id, s)) or Candidate(best.hit, s, e, t, 0.0, 0.0)
+
+        out = []
+        before, after = cand(pos - 1), cand(pos + 1)
+        if before is not None and BACK_REFERENCE.match(best.text):
+            out.append(before)
+        if after is not None and BACK_REFERENCE.match(after.text):
+            out.append(after)
+        if not out and EXPLAIN.match(question):
+            options = [c for c in (after, before) if c is not None]
+            if options:
+                out.append(max(options, key=lambda c: c.score))
+        return out
+
+
+BACK_REFERENCE = re.compile(
+    r"^[\"“‘']?(this|that|these|those|it|such|but|however|yet|still|thus|hence|therefore|so|"
+    r"for this reason|as a result|in other words|in turn|indeed)\b", re.I)
+EXPLAIN = re.compile(r"^\s*(why|how come|how|what (made|led|caused|explains))\b", re.I)
 
 
 def _novelty_penalty(sentence: str, question: str) -> float:

@@ -67,5 +67,5 @@ class RagSettings(BaseModel):
     max_answer_sentences: int = Field(default=3, ge=1, le=6)
     answer_passages: int = Field(default=5, ge=1, le=20)
     # calibrated on the dev set by `python -m evals.calibrate` (see README)
-    abstain_threshold: float = Field(default=0.42, ge=0, le=1)
+    abstain_threshold: float = Field(default=0.22, ge=0, le=1)
     max_question_chars: int = Field(default=4000, ge=100)

@@ -1,0 +1,187 @@
+"""The Gradio app: a chat with a sources panel, settings, feedback, and an /ask API endpoint.
+
+A thin layer over rag.assistant.Assistant: no retrieval or answer logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from html import escape
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import gradio as gr  # noqa: E402
+
+from rag.assistant import Assistant  # noqa: E402
+from rag.errors import RagError  # noqa: E402
+from rag.types import Answer  # noqa: E402
+from ui.feedback import FeedbackLog  # noqa: E402
+from ui.render import CSS, chat_text, sources_html  # noqa: E402
+from ui.settings import UISettings  # noqa: E402
+
+EXAMPLES = [
+    "What did Pence tell the Washington Post about talks with North Korea?",
+    "Why has North Korea scaled back its winter military exercises?",
+    "Which Russian observer does Fitzpatrick quote?",
+]
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
+MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+
+
+def offline_theme() -> gr.themes.Base:
+    """The default theme with local system fonts only: nothing fetched from the internet."""
+    return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+
+
+def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | None = None) -> gr.Blocks:
+    feedback = FeedbackLog(settings.feedback_log)
+    llm_ready = assistant.settings.llm.enabled
+    answer_modes = ["extractive", "llm"] if llm_ready else ["extractive"]
+
+    def respond(message: str, chat: list[dict[str, Any]], turns: list[dict[str, str]],
+                records: list[dict[str, Any]], k: int, mode: str, answer_mode: str
+                ) -> Iterator[tuple[Any, ...]]:
+        chat, turns, records = list(chat or []), list(turns or []), list(records or [])
+        if not isinstance(message, str) or not message.strip():
+            gr.Warning("Type a question about the documents first.")
+            yield chat, turns, records, gr.update(), message
+            return
+        chat.append({"role": "user", "content": escape(message)})
+        chat.append({"role": "assistant", "content": "…"})
+        yield chat, turns, records, gr.update(), ""
+        final: Answer | None = None
+        try:
+            for step in assistant.stream(message, turns, k=int(k), mode=mode, answer_mode=answer_mode):
+                final = step.answer or final
+                chat[-1] = {"role": "assistant",
+                            "content": chat_text(step.answer) if step.answer else escape(step.text)}
+                yield chat, turns, records, gr.update(), ""
+        except RagError as exc:
+            chat[-1] = {"role": "assistant", "content": escape(str(exc))}
+            yield chat, turns, records, gr.update(), ""
+            return
+        if final is None:
+            return
+        turns += [{"role": "user", "content": message}, {"role": "assistant", "content": final.text}]
+        records.append({"message_index": len(chat) - 1, "question": message,
+                        "history_length": len(turns) // 2 - 1, "answer": final.text,
+                        "abstained": final.abstained,
+                        "citations": [{"marker": c.marker, "doc_id": c.passage.doc_id,
+                                       "passage_id": c.passage.id} for c in final.citations]})
+        yield chat, turns, records, sources_html(final), ""
+
+    def on_like(records: list[dict[str, Any]], data: gr.LikeData) -> None:
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        record = next((r for r in records or [] if r["message_index"] == index), None)
+        if record is None:
+            return
+        try:
+            feedback.append({**record, "vote": "up" if data.liked else "down"})
+        except OSError as exc:
+            gr.Warning(f"Feedback could not be saved ({exc.strerror or exc}); chatting goes on.")
+        else:
+            gr.Info("Thanks, your feedback was saved.")
+
+    def new_conversation() -> tuple[Any, ...]:
+        return [], [], [], sources_html(None), ""
+
+    def ask(question: str, history: list[dict[str, str]] | None = None, k: int = 5,
+            mode: str = "hybrid") -> dict[str, Any]:
+        """Answer a question about the documents; returns the answer and its citations.
+
+        Args:
+            question: the question to answer.
+            history: earlier turns, [{"role": "user"|"assistant", "content": "..."}].
+            k: number of passages to retrieve (1-20).
+            mode: retrieval mode, one of dense, bm25, hybrid.
+        """
+        if mode not in ("dense", "bm25", "hybrid"):
+            return {"error": "mode must be dense, bm25 or hybrid"}
+        try:
+            answer = assistant.answer(question, history or [], k=max(1, min(int(k), 20)), mode=mode)
+        except RagError as exc:
+            return {"error": str(exc)}
+        return answer.to_json()
+
+    with gr.Blocks(title="Document assistant", analytics_enabled=False) as demo:
+        gr.Markdown("## Ask the documents\nAnswers quote the documents and cite their sources. "
+                    "When the documents do not say, the assistant says so.")
+        turns = gr.State([])
+        records = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Conversation", height=460, sanitize_html=True,
+                                     elem_id="chat", feedback_options=("Like", "Dislike"))
+                with gr.Row():
+                    box = gr.Textbox(placeholder="Ask a question about the documents…", scale=5,
+                                     show_label=False, elem_id="question", max_lines=6)
+                    send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+                gr.Examples(examples or EXAMPLES, inputs=box, label="Try asking")
+                clear = gr.Button("New conversation", elem_id="new-conversation")
+            with gr.Column(scale=2):
+                sources = gr.HTML(sources_html(None), elem_id="sources", label="Sources")
+                with gr.Accordion("Settings", open=False):
+                    k = gr.Slider(1, 20, value=assistant.settings.k, step=1, label="Passages to retrieve")
+                    mode = gr.Radio(["hybrid", "dense", "bm25"], value=assistant.settings.mode,
+                                    label="Retrieval mode")
+                    answer_mode = gr.Radio(answer_modes, value=answer_modes[-1] if llm_ready and
+                                           assistant.settings.answer_mode == "llm" else "extractive",
+                                           label="Answer mode" + ("" if llm_ready else
+                                                                  " (no LLM configured)"))
+        inputs = [box, chatbot, turns, records, k, mode, answer_mode]
+        outputs = [chatbot, turns, records, sources, box]
+        box.submit(respond, inputs, outputs, api_visibility="private")
+        send.click(respond, inputs, outputs, api_visibility="private")
+        clear.click(new_conversation, None, outputs, api_visibility="private")
+        chatbot.like(on_like, [records], None, api_visibility="private")
+        gr.api(ask, api_name="ask")
+    return demo
+
+
+def launch(demo: gr.Blocks, settings: UISettings, block: bool = True) -> Any:
+    blocked = [str(Path(settings.rag.index.index_dir).resolve()),
+               str(Path(settings.rag.index.docs_dir).resolve()),
+               str(Path(settings.feedback_log).resolve().parent)]
+    return demo.queue(default_concurrency_limit=settings.concurrency).launch(
+        server_name=settings.host,
+        server_port=settings.port or None,
+        auth=settings.auth,
+        share=settings.share,
+        prevent_thread_lock=not block,
+        theme=offline_theme(),
+        css=CSS,
+        ssr_mode=False,
+        blocked_paths=blocked,
+        allowed_paths=[],
+        footer_links=["api"],
+        quiet=not block,
+        mcp_server=settings.mcp,
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    from rag.cli import rag_settings
+    from rag.commands import build_if_missing
+
+    rag = rag_settings(args)
+    auth = args.auth or UISettings.auth_from_env()
+    settings = UISettings(rag=rag, host=args.host, port=args.port, auth=auth, share=args.share,
+                          feedback_log=args.feedback_log, mcp=args.mcp)
+    if args.mcp:
+        try:
+            import mcp  # noqa: F401
+        except ImportError:
+            print("error: --mcp needs gradio[mcp], which is not installed here", file=sys.stderr)
+            return 2
+    build_if_missing(rag.index)
+    assistant = Assistant(rag)
+    demo = build_app(assistant, settings)
+    print(f"Serving on http://{settings.host}:{settings.port} (Ctrl+C to stop)", flush=True)
+    launch(demo, settings, block=True)
+    return 0

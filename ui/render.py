@@ -1,0 +1,73 @@
+"""HTML for the sources panel and chat messages. Every piece of text is escaped here."""
+
+from __future__ import annotations
+
+from html import escape
+
+from rag.types import Answer, Citation, Hit
+
+CSS = """
+.src-card {border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 12px; margin: 8px 0;}
+.src-head {font-weight: 600; margin-bottom: 4px;}
+.src-meta {color: #57606a; font-size: 0.85em; margin-bottom: 6px;}
+.src-text {white-space: pre-wrap; line-height: 1.45;}
+.src-text mark {background: #fff3b0; padding: 0 1px;}
+.src-label {font-weight: 600; margin: 6px 0;}
+.src-abstain {color: #9a6700;}
+.src-notice {color: #9a6700; margin: 6px 0;}
+"""
+
+
+def chat_text(answer: Answer) -> str:
+    """The answer as shown in the chat bubble: escaped text, notices in italics below."""
+    body = escape(answer.text)
+    for note in answer.notices:
+        body += f"\n\n_{escape(note)}_"
+    return body
+
+
+def _highlighted(passage_text: str, start: int, marks: list[tuple[int, int]]) -> str:
+    """Escape the passage, wrapping the cited sentences (absolute offsets) in <mark>."""
+    out, pos = [], 0
+    for s, e in sorted(marks):
+        s, e = max(s - start, pos), min(e - start, len(passage_text))
+        if s >= e:
+            continue
+        out.append(escape(passage_text[pos:s]))
+        out.append(f"<mark>{escape(passage_text[s:e])}</mark>")
+        pos = e
+    out.append(escape(passage_text[pos:]))
+    return "".join(out)
+
+
+def _card(label: str, hit_or_cite: Citation | Hit, marks: list[tuple[int, int]]) -> str:
+    p = hit_or_cite.passage
+    author = f" · {escape(p.author)}" if p.author else ""
+    return (
+        f'<div class="src-card"><div class="src-head">{escape(label)} {escape(p.title)}</div>'
+        f'<div class="src-meta">{escape(p.doc_id)}{author} · characters {p.start}–{p.end}</div>'
+        f'<div class="src-text">{_highlighted(p.text, p.start, marks)}</div></div>'
+    )
+
+
+def sources_html(answer: Answer | None) -> str:
+    if answer is None:
+        return '<div class="src-label">Sources appear here after an answer.</div>'
+    parts = [f'<div class="src-notice">{escape(n)}</div>' for n in answer.notices]
+    if answer.abstained or not answer.citations:
+        parts.append('<div class="src-label src-abstain">Related reading — these passages do '
+                     "not contain the answer:</div>")
+        for h in answer.hits[:3]:
+            parts.append(_card(f"#{h.rank}", h, []))
+        return "".join(parts)
+    parts.append('<div class="src-label">Sources cited in the answer:</div>')
+    by_marker: dict[int, list[Citation]] = {}
+    for c in answer.citations:
+        by_marker.setdefault(c.marker, []).append(c)
+    for marker, cites in sorted(by_marker.items()):
+        marks = [(c.sentence_start, c.sentence_end) for c in cites]
+        if cites[0].sentence_start == cites[0].passage.start and (
+                cites[0].sentence_end == cites[0].passage.end):
+            marks = []  # LLM citations point at whole passages
+        parts.append(_card(f"[{marker}]", cites[0], marks))
+    return "".join(parts)
