@@ -43,6 +43,8 @@ class SearchIndex:
     bm25: BM25Index
     sentence_vectors: np.ndarray | None = None
     sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
+    _flat_rows: np.ndarray | None = None
+    _row_offsets: np.ndarray | None = None
 
     @classmethod
     def load(cls, settings: IndexSettings, verify: bool = True) -> SearchIndex:
@@ -85,6 +87,20 @@ class SearchIndex:
 
     def bm25_search(self, query: str | list[str], k: int) -> list[tuple[int, float]]:
         return self.bm25.search(query, k)
+
+    def max_sentence_scores(self, query_vector: np.ndarray) -> np.ndarray | None:
+        """Per passage, the best cosine of any of its sentences with the query."""
+        if self.sentence_vectors is None or not self.passages:
+            return None
+        if self._flat_rows is None:
+            flat, offsets = [], []
+            for p in self.passages:
+                offsets.append(len(flat))
+                flat.extend(self.sentence_rows[(p.doc_id, s, e)] for s, e in p.sentences)
+            self._flat_rows = np.asarray(flat, dtype=np.int64)
+            self._row_offsets = np.asarray(offsets, dtype=np.int64)
+        sims = self.sentence_vectors @ query_vector
+        return np.maximum.reduceat(sims[self._flat_rows], self._row_offsets)
 
     def sentence_vectors_of(self, passage: Passage) -> np.ndarray | None:
         if self.sentence_vectors is None:

@@ -38,7 +38,7 @@ class Assistant:
         self.retriever = HybridRetriever(
             index=self.index, embedder=self.embedder, k=settings.k, mode=settings.mode,
             fusion=settings.fusion, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
-            fetch_k=settings.fetch_k,
+            fetch_k=settings.fetch_k, sentence_weight=settings.sentence_weight,
         )
         self.extractive = ExtractiveAnswerer(
             self.index, self.embedder, settings.abstain_threshold, settings.max_answer_words,
@@ -79,7 +79,8 @@ class Assistant:
         if use_llm:
             yield from self._stream_llm(query.text, hits, text, qvec, query, notices)
             return
-        answer = self._extractive(query, qvec, hits, text)
+        answer = self._extractive(query, qvec, hits, text, resolution.entity
+                                  if query.text != text else None)
         answer = replace(answer, notices=tuple(notices) + answer.notices)
         yield from _stream_words(answer)
 
@@ -88,7 +89,7 @@ class Assistant:
         if not isinstance(question, str):
             raise EmptyQuestion()
         text = normalize_question(question)
-        if not text or not any(c.isalnum() for c in text):
+        if not text:
             raise EmptyQuestion()
         notices = []
         limit = self.settings.max_question_chars
@@ -97,10 +98,11 @@ class Assistant:
             notices.append(f"The question was long; only its first {len(text):,} characters were used.")
         return text, notices
 
-    def _extractive(self, query: Query, qvec: Any, hits: list, original: str) -> Answer:
-        # sentence scoring uses the question as resolved, context weighted in the vector
-        question = query.text if query.text != original else original
-        return self.extractive.answer(question, qvec, hits, query.context, resolved=query.text)
+    def _extractive(self, query: Query, qvec: Any, hits: list, original: str,
+                    focus: str | None = None) -> Answer:
+        # sentences are scored against the question as resolved; context weighs in the vector
+        return self.extractive.answer(query.text, qvec, hits, query.context, resolved=query.text,
+                                      focus=focus)
 
     def _model(self) -> Any:
         if self._chat_model is None:

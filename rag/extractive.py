@@ -57,7 +57,7 @@ class ExtractiveAnswerer:
                 for t in dict.fromkeys(terms)}
 
     def candidates(self, question: str, qvec: np.ndarray, hits: list[Hit],
-                   context: str = "") -> list[Candidate]:
+                   context: str = "", focus: str | None = None) -> list[Candidate]:
         analyze = self.index.bm25.analyze
         qterms = analyze(question)
         qbigrams = set(zip(qterms, qterms[1:], strict=False))
@@ -85,14 +85,17 @@ class ExtractiveAnswerer:
                     shared = qbigrams & set(zip(seq, seq[1:], strict=False))
                     lex = 0.75 * lex + 0.25 * min(1.0, 2 * len(shared) / len(qbigrams))
                 out.append(Candidate(hit, s, e, text, float(sim), float(lex)))
+        subjects = {focus.split()[-1].lower()} if focus else set()
         for c in out:
-            c.score = c.support + 0.04 / c.hit.rank + _novelty_penalty(c.text, question)
+            c.score = (c.support + 0.04 / c.hit.rank + _novelty_penalty(c.text, question)
+                       + _subject_bonus(c.text, subjects))
         return out
 
     # -- answering -------------------------------------------------------------------------
     def answer(self, question: str, qvec: np.ndarray, hits: list[Hit], context: str = "",
-               resolved: str = "") -> Answer:
-        cands = self.candidates(question, qvec, hits, context)
+               resolved: str = "", focus: str | None = None) -> Answer:
+        """``focus`` is the entity a pronoun of a follow-up was resolved to, if any."""
+        cands = self.candidates(question, qvec, hits, context, focus)
         if not cands:
             return abstain(hits, resolved)
         kind = expected_kind(question)
@@ -157,13 +160,15 @@ class ExtractiveAnswerer:
             return by_start.get((p.doc_id, s)) or Candidate(best.hit, s, e, t, 0.0, 0.0)
 
         out = []
-        before, after = cand(pos - 1), cand(pos + 1)
+        before = cand(pos - 1)
         if before is not None and BACK_REFERENCE.match(best.text):
             out.append(before)
-        if after is not None and BACK_REFERENCE.match(after.text):
-            out.append(after)
+        i = pos + 1
+        while (nxt := cand(i)) is not None and BACK_REFERENCE.match(nxt.text) and len(out) < 2:
+            out.append(nxt)  # a chain of sentences that each lean on the one before
+            i += 1
         if not out and EXPLAIN.match(question):
-            options = [c for c in (after, before) if c is not None]
+            options = [c for c in (cand(pos + 1), before) if c is not None]
             if options:
                 out.append(max(options, key=lambda c: c.score))
         return out
@@ -173,6 +178,14 @@ BACK_REFERENCE = re.compile(
     r"^[\"“‘']?(this|that|these|those|it|such|but|however|yet|still|thus|hence|therefore|so|"
     r"for this reason|as a result|in other words|in turn|indeed)\b", re.I)
 EXPLAIN = re.compile(r"^\s*(why|how come|how|what (made|led|caused|explains))\b", re.I)
+
+
+def _subject_bonus(sentence: str, subjects: set[str]) -> float:
+    """A sentence whose grammatical subject is a name the question asks about."""
+    m = re.match(r"[\"“‘']?((?:[A-Z][\w’'-]*\s+){0,2}[A-Z][\w’'-]*)", sentence)
+    if not m or not subjects:
+        return 0.0
+    return 0.04 if m.group(1).split()[-1].lower() in subjects else 0.0
 
 
 def _novelty_penalty(sentence: str, question: str) -> float:

@@ -75,6 +75,7 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = 60
     dense_weight: float = 0.5
     fetch_k: int = 50
+    sentence_weight: float = 0.7
     dedupe: bool = True
 
     def _get_relevant_documents(
@@ -99,6 +100,25 @@ class HybridRetriever(BaseRetriever):
             terms = terms + terms + extra
         return terms
 
+    def _dense(self, vec: np.ndarray, fetch: int) -> list[tuple[int, float]]:
+        """FAISS passage search, rescored with the best sentence of each passage.
+
+        A passage's dense score is a mix of its own cosine and its best sentence's cosine, so
+        one sentence that matches a question closely is not diluted by its neighbours.
+        """
+        index: SearchIndex = self.index
+        found = index.dense_search(vec, fetch)
+        best = index.max_sentence_scores(vec) if self.sentence_weight > 0 else None
+        if best is None:
+            return found
+        w = self.sentence_weight
+        candidates = dict(found)
+        for i in np.argsort(-best)[:fetch]:  # passages holding the best sentences
+            candidates.setdefault(int(i), float(index.vectors[int(i)] @ vec))
+        scored = [(i, (1 - w) * s + w * float(best[i])) for i, s in candidates.items()]
+        scored.sort(key=lambda t: (-t[1], t[0]))
+        return scored[:fetch]
+
     def search(self, query: Query, k: int | None = None, mode: str | None = None,
                query_vector: np.ndarray | None = None) -> list[Hit]:
         k = k or self.k
@@ -109,7 +129,7 @@ class HybridRetriever(BaseRetriever):
         sparse: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
             vec = query_vector if query_vector is not None else self.query_vector(query)
-            dense = index.dense_search(vec, fetch)
+            dense = self._dense(vec, fetch)
         if mode in ("bm25", "hybrid"):
             sparse = index.bm25_search(self.bm25_terms(query), fetch)
         if mode == "dense":

@@ -60,6 +60,7 @@ class RagSettings(BaseModel):
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=0.5, ge=0, le=1)
     fetch_k: int = Field(default=50, ge=1, le=1000)
+    sentence_weight: float = Field(default=0.7, ge=0, le=1)
     answer_mode: AnswerMode = "extractive"
     history_turns: int = Field(default=4, ge=0, le=20)
     context_weight: float = Field(default=0.5, ge=0, le=2)
