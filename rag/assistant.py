@@ -79,8 +79,9 @@ class Assistant:
         if use_llm:
             yield from self._stream_llm(query.text, hits, text, qvec, query, notices)
             return
+        said = tuple(t.content for t in turns if t.role == "assistant")
         answer = self._extractive(query, qvec, hits, text, resolution.entity
-                                  if query.text != text else None)
+                                  if query.text != text else None, said)
         answer = replace(answer, notices=tuple(notices) + answer.notices)
         yield from _stream_words(answer)
 
@@ -99,10 +100,10 @@ class Assistant:
         return text, notices
 
     def _extractive(self, query: Query, qvec: Any, hits: list, original: str,
-                    focus: str | None = None) -> Answer:
+                    focus: str | None = None, said: tuple[str, ...] = ()) -> Answer:
         # sentences are scored against the question as resolved; context weighs in the vector
         return self.extractive.answer(query.text, qvec, hits, query.context, resolved=query.text,
-                                      focus=focus)
+                                      focus=focus, said=said)
 
     def _model(self) -> Any:
         if self._chat_model is None:

@@ -29,6 +29,10 @@ _NOT_PERSON = {
 }
 
 
+# words that are often not anaphoric ("said that …"): they count only in a question naming nothing
+WEAK_ANAPHORA = {"this", "that", "then", "such", "it"}
+
+
 @dataclass(frozen=True)
 class Resolution:
     query: Query
@@ -43,11 +47,13 @@ def is_follow_up(question: str, history: list[Turn]) -> bool:
     ws = words(question)
     if FOLLOW_UP_START.match(question.strip()):
         return True
-    if any(w in ANAPHORA for w in ws):
+    named = entities(question)
+    if any(w in ANAPHORA - WEAK_ANAPHORA for w in ws):
         return True
+    if any(w in WEAK_ANAPHORA for w in ws) and (not named or ws[-1] in WEAK_ANAPHORA):
+        return True  # "Why is that?", "Does Fitzpatrick buy that?"; not "said that Russia …"
     if re.search(r"\b(the same|the former|the latter|that one|this one)\b", question, re.I):
         return True
-    named = entities(question)
     content = [w for w in ws if w not in STOP]
     return not named and len(content) <= 3
 
@@ -62,7 +68,7 @@ def person_candidates(text: str) -> list[str]:
             continue
         if len(toks) == 1 and len(toks[0]) <= 2:
             continue
-        out.append(ent)
+        out.append(" ".join(toks[-2:]))  # "Vice President Mike Pence" -> "Mike Pence"
     return out
 
 

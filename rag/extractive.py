@@ -57,7 +57,8 @@ class ExtractiveAnswerer:
                 for t in dict.fromkeys(terms)}
 
     def candidates(self, question: str, qvec: np.ndarray, hits: list[Hit],
-                   context: str = "", focus: str | None = None) -> list[Candidate]:
+                   context: str = "", focus: str | None = None,
+                   said: tuple[str, ...] = ()) -> list[Candidate]:
         analyze = self.index.bm25.analyze
         qterms = analyze(question)
         qbigrams = set(zip(qterms, qterms[1:], strict=False))
@@ -86,16 +87,19 @@ class ExtractiveAnswerer:
                     lex = 0.75 * lex + 0.25 * min(1.0, 2 * len(shared) / len(qbigrams))
                 out.append(Candidate(hit, s, e, text, float(sim), float(lex)))
         subjects = {focus.split()[-1].lower()} if focus else set()
+        earlier = [_squash(t) for t in said]
         for c in out:
             c.score = (c.support + 0.04 / c.hit.rank + _novelty_penalty(c.text, question)
                        + _subject_bonus(c.text, subjects))
+            if earlier and any(_squash(c.text) in t for t in earlier):
+                c.score -= 0.2  # the conversation already has this sentence: say something new
         return out
 
     # -- answering -------------------------------------------------------------------------
     def answer(self, question: str, qvec: np.ndarray, hits: list[Hit], context: str = "",
-               resolved: str = "", focus: str | None = None) -> Answer:
-        """``focus`` is the entity a pronoun of a follow-up was resolved to, if any."""
-        cands = self.candidates(question, qvec, hits, context, focus)
+               resolved: str = "", focus: str | None = None, said: tuple[str, ...] = ()) -> Answer:
+        """``focus``: the entity a follow-up's pronoun was resolved to; ``said``: earlier answers."""
+        cands = self.candidates(question, qvec, hits, context, focus, said)
         if not cands:
             return abstain(hits, resolved)
         kind = expected_kind(question)
@@ -178,6 +182,10 @@ BACK_REFERENCE = re.compile(
     r"^[\"“‘']?(this|that|these|those|it|such|but|however|yet|still|thus|hence|therefore|so|"
     r"for this reason|as a result|in other words|in turn|indeed)\b", re.I)
 EXPLAIN = re.compile(r"^\s*(why|how come|how|what (made|led|caused|explains))\b", re.I)
+
+
+def _squash(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _subject_bonus(sentence: str, subjects: set[str]) -> float:
