@@ -72,13 +72,22 @@ def messages_for(question: str, hits: list[Hit]) -> list[tuple[str, str]]:
 
 
 def stream_tokens(model: Any, question: str, hits: list[Hit]) -> Iterator[str]:
+    """Tokens as they arrive. A server stream that stops without saying it finished (the
+    connection dropped mid-answer) is a failure, not a short answer."""
+    require_finish = type(model).__name__ in ("ChatOpenAI", "ChatOllama")
+    finished = False
     try:
         for chunk in model.stream(messages_for(question, hits)):
+            meta = getattr(chunk, "response_metadata", None) or {}
+            finished = finished or bool(meta.get("finish_reason") or meta.get("done_reason")
+                                        or meta.get("done"))
             text = chunk.content if isinstance(chunk.content, str) else ""
             if text:
                 yield text
     except Exception as exc:  # noqa: BLE001 - any backend failure becomes our own error
         raise BackendUnavailable(f"The LLM backend failed: {type(exc).__name__}: {exc}") from exc
+    if require_finish and not finished:
+        raise BackendUnavailable("The LLM backend failed: the stream ended before the answer did")
 
 
 def condense(model: Any, question: str, history: list[Turn]) -> str:
