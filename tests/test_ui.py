@@ -1,0 +1,118 @@
+"""The real Gradio server, driven through gradio_client and in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(assistant, tmp_path_factory: pytest.TempPathFactory) -> Any:  # noqa: ANN001
+    from ui.app import build_app, launch
+    from ui.settings import UISettings
+
+    log = tmp_path_factory.mktemp("fb") / "feedback.jsonl"
+    settings = UISettings(rag=assistant.settings, port=free_port(), feedback_log=log)
+    demo = build_app(assistant, settings)
+    launch(demo, settings, block=False)
+    yield f"http://127.0.0.1:{settings.port}/", log, settings
+    demo.close()
+
+
+def test_ask_endpoint_conversation_citations_and_abstention(server) -> None:  # noqa: ANN001
+    from gradio_client import Client
+
+    url, _, _ = server
+    client = Client(url, verbose=False)
+    first = client.predict("Which Russian observer does Fitzpatrick quote?", [], 5, "hybrid",
+                           api_name="/ask")
+    assert "Lankov" in first["answer"] and first["citations"]
+    cite = first["citations"][0]
+    assert cite["doc_id"] == "000_021bd418710c3a0f.txt" and cite["sentence"] in cite["text"]
+    history = [{"role": "user", "content": "Which Russian observer does Fitzpatrick quote?"},
+               {"role": "assistant", "content": first["answer"]}]
+    follow = client.predict("Where is he based now?", history, 5, "hybrid", api_name="/ask")
+    assert "Seoul" in follow["answer"] and not follow["abstained"]
+    none = client.predict("On what exact date did Moon and Pence meet?", [], 5, "hybrid", api_name="/ask")
+    assert none["abstained"] and none["citations"] == [] and none["retrieved"]
+    empty = client.predict("   ", [], 5, "hybrid", api_name="/ask")
+    assert "empty" in empty["error"]
+
+
+def test_server_binds_loopback_and_serves_no_project_files(server) -> None:  # noqa: ANN001
+    import httpx
+
+    url, _, settings = server
+    assert settings.host == "127.0.0.1"
+    index_file = Path(settings.rag.index.index_dir).resolve() / "CURRENT"
+    assert index_file.is_file()
+    for path in (f"gradio_api/file={index_file}", "gradio_api/file=../pyproject.toml",
+                 "gradio_api/file=/etc/passwd", "gradio_api/file=%2Fetc%2Fpasswd",
+                 "file=/etc/passwd", "gradio_api/file=..%2F..%2Fpyproject.toml"):
+        r = httpx.get(url + path, timeout=10)
+        assert r.status_code in (403, 404, 400), (path, r.status_code)
+
+
+@pytest.mark.browser
+def test_browser_conversation_sources_and_offline(server) -> None:  # noqa: ANN001
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI (apt-get install chromium)")
+        pytest.skip("no Chromium here")
+    from playwright.sync_api import sync_playwright
+
+    url, log, _ = server
+    outside: list[str] = []
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page()
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
+            ("http://127.0.0.1", "http://localhost", "data:", "blob:")) else None)
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(url, wait_until="load")
+        page.get_by_text("Try asking").wait_for()
+        box = page.locator("#question textarea")
+        box.fill("Which Russian observer does Fitzpatrick quote?")
+        box.press("Enter")
+        page.locator("#sources .src-card").first.wait_for(timeout=30_000)
+        assert "Lankov" in page.locator("#chat").inner_text()
+        assert "Sources cited" in page.locator("#sources").inner_text()
+        assert page.locator("#sources mark").count() >= 1
+        box.fill("Where is he based now?")
+        box.press("Enter")
+        page.wait_for_function(
+            "() => document.querySelector('#sources').innerText.includes('Seoul')", timeout=30_000)
+        box.fill("<img src=x onerror=alert(1)> <script>alert(2)</script> what?")
+        box.press("Enter")
+        page.wait_for_timeout(3000)
+        assert "<script>alert(2)</script>" in page.locator("#chat").inner_text()
+        assert page.locator("#chat img[src=x]").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=True)
+        # thumbs up on the first answer is logged
+        page.locator("#chat button[aria-label='Like']").first.click()
+        page.wait_for_timeout(1500)
+        browser.close()
+    assert not dialogs, dialogs
+    assert not outside, outside
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert rows and rows[0]["vote"] == "up" and "Lankov" in rows[0]["answer"]
