@@ -136,7 +136,8 @@ def build_index(
         report.removed = sorted(set(old_docs) - set(doc_meta))
         if not all_passages:
             raise RagIndexError("The documents hold no text left to index after cleaning.")
-        _fill_new_vectors(embedder, new_passages, vec_parts, slots, progress)
+        _fill_new_vectors(embedder, new_passages, vec_parts, slots, progress,
+                          previous.vectors.shape[1] if previous is not None else None)
         report.embedded_passages = len(new_passages)
         vectors = np.vstack([v for v in vec_parts if len(v)])
         assert len(vectors) == len(all_passages)
@@ -159,11 +160,12 @@ def _previous(settings: IndexSettings) -> SearchIndex | None:
 
 
 def _fill_new_vectors(embedder: Embedder, new_passages: list[Passage], vec_parts: list[np.ndarray],
-                      slots: list[tuple[int, int]], progress: bool) -> None:
+                      slots: list[tuple[int, int]], progress: bool, known_dim: int | None) -> None:
     """Embed the new passages and hand each document's rows to its slot, in order."""
     vecs = (embedder.encode_documents([p.text for p in new_passages], progress=progress)
             if new_passages else None)
-    dim = vecs.shape[1] if vecs is not None else embedder.dimension
+    # with nothing new to embed, the model need not even be loaded
+    dim = vecs.shape[1] if vecs is not None else (known_dim or embedder.dimension)
     offset = 0
     for slot, n in slots:
         vec_parts[slot] = vecs[offset : offset + n] if vecs is not None and n else np.zeros(
