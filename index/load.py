@@ -29,7 +29,7 @@ class LoadResult:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def load_folder(folder: Path, max_file_bytes: int = 64 * 1024 * 1024) -> LoadResult:
+def load_folder(folder: Path, max_file_bytes: int = 10 * 1024 * 1024) -> LoadResult:
     """Load every supported file below ``folder``; unusable files are skipped with a reason."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -59,10 +59,11 @@ class UnusableFile(Exception):
     """A file that cannot be indexed; the message is the reason."""
 
 
-def load_file(path: Path, doc_id: str, max_file_bytes: int = 64 * 1024 * 1024) -> Document:
+def load_file(path: Path, doc_id: str, max_file_bytes: int = 10 * 1024 * 1024) -> Document:
     size = path.stat().st_size
     if size > max_file_bytes:
-        raise UnusableFile(f"larger than the limit ({size:,} > {max_file_bytes:,} bytes)")
+        raise UnusableFile(f"larger than the limit ({size:,} > {max_file_bytes:,} bytes; "
+                           "raise max_file_bytes to index it)")
     data = path.read_bytes()
     if not data.strip():
         raise UnusableFile("empty file")
@@ -140,10 +141,21 @@ def html_to_text(markup: str) -> tuple[str, str, str]:
     h1 = soup.find("h1")
     if h1 and h1.get_text(strip=True):
         title = h1.get_text(" ", strip=True)
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    raw = soup.get_text()
+    # one pass over the tree (iterative, so deep nesting is no problem): a block element
+    # starts a new paragraph, inline elements and text run on
+    from bs4 import NavigableString, Tag
+    from bs4.element import Comment, Doctype, ProcessingInstruction
+
+    parts: list[str] = []
+    body = soup.body or soup
+    for node in body.descendants:
+        if isinstance(node, Tag):
+            if node.name in _BLOCK_TAGS:
+                parts.append("\n\n")
+        elif isinstance(node, NavigableString) and not isinstance(
+                node, Comment | Doctype | ProcessingInstruction):
+            parts.append(str(node))
+    raw = "".join(parts)
     blocks = [re.sub(r"[ \t\r\f\v]+", " ", b).strip() for b in re.split(r"\n\s*\n", raw)]
     lines = [re.sub(r"\s*\n\s*", " ", b) for b in blocks if b]
     return "\n\n".join(lines) + ("\n" if lines else ""), title, author

@@ -35,7 +35,8 @@ class IndexSettings(BaseModel):
     batch_size: int = Field(default=64, ge=1, le=4096)
     embed_sentences: bool = True
     clean: bool = True
-    max_file_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    # larger files are skipped with a warning (a 10 MB text is about 40,000 passages)
+    max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
 
     def chunk_fingerprint(self) -> dict[str, object]:
         """Settings that change passages or vectors: a mismatch needs a full rebuild."""

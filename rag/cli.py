@@ -87,7 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     er.add_argument("--index-dir", type=Path, default=None)
     er.add_argument("--model-path", default=None)
     er.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
-    er.add_argument("--limit-queries", type=int, default=None)
+    er.add_argument("--limit-queries", type=int, default=None, help="evaluate the first N queries")
+    er.add_argument("--max-passage-tokens", type=int, default=160)
+    er.add_argument("--fetch", type=int, default=300, help="passages retrieved per query")
+    er.add_argument("--sentence-weight", type=float, default=0.7,
+                    help="weight of the best sentence in a passage's dense score (needs --sentences)")
+    er.add_argument("--dense-weight", type=float, default=0.5, help="dense share in weighted fusion")
+    er.add_argument("--sentences", action=argparse.BooleanOptionalAction, default=False,
+                    help="also embed every sentence (slower build)")
 
     bn = sub.add_parser("bench", help="speed and memory benchmarks")
     bn.add_argument("--out", type=Path, default=Path("out/bench"))

@@ -27,7 +27,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from evals.run_eval import main as eval_main
 
         return eval_main(args)
-    if args.command in ("eval-retrieval", "bench"):
+    if args.command == "eval-retrieval":
+        from evals.beir import main as beir_main
+
+        return beir_main(args)
+    if args.command == "bench":
         print(f"error: `rag {args.command}` is not implemented yet (see issue 5).", file=sys.stderr)
         return 2
     raise AssertionError(args.command)
