@@ -82,7 +82,8 @@ def main(args: argparse.Namespace) -> int:
     values: dict[str, Any] = {"docs_dir": args.beir, "index_dir": args.index_dir or out / "index",
                               "clean": False, "precision": args.precision,
                               "max_passage_tokens": args.max_passage_tokens,
-                              "embed_sentences": args.sentences}
+                              "embed_sentences": args.sentences,
+                              "title_context": args.title_context}
     if args.model_path:
         values["model_path"] = args.model_path
     settings = IndexSettings(**values)
@@ -106,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
             "passages": len(index.passages), "precision": report.precision,
             "settings": {"max_passage_tokens": args.max_passage_tokens, "fetch": args.fetch,
                          "sentence_weight": args.sentence_weight, "dense_weight": args.dense_weight,
-                         "sentences": args.sentences},
+                         "sentences": args.sentences, "title_context": args.title_context},
             "build_seconds": round(report.seconds, 1), "results": results}
     (out / "metrics.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     print(f"wrote {out / 'metrics.json'}")

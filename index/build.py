@@ -61,6 +61,13 @@ class BuildReport:
         return sum(d.passages for d in self.documents)
 
 
+def indexed_text(p: Passage, title_context: bool) -> str:
+    """What is embedded and BM25-indexed for a passage."""
+    if title_context and p.title and not p.text.startswith(p.title):
+        return f"{p.title}\n{p.text}"
+    return p.text
+
+
 def clean_document(doc: Document, enabled: bool = True) -> CleanResult:
     if enabled:
         return clean_text(doc.text)
@@ -137,7 +144,8 @@ def build_index(
         if not all_passages:
             raise RagIndexError("The documents hold no text left to index after cleaning.")
         _fill_new_vectors(embedder, new_passages, vec_parts, slots, progress,
-                          previous.vectors.shape[1] if previous is not None else None)
+                          previous.vectors.shape[1] if previous is not None else None,
+                          settings.title_context)
         report.embedded_passages = len(new_passages)
         vectors = np.vstack([v for v in vec_parts if len(v)])
         assert len(vectors) == len(all_passages)
@@ -160,10 +168,11 @@ def _previous(settings: IndexSettings) -> SearchIndex | None:
 
 
 def _fill_new_vectors(embedder: Embedder, new_passages: list[Passage], vec_parts: list[np.ndarray],
-                      slots: list[tuple[int, int]], progress: bool, known_dim: int | None) -> None:
+                      slots: list[tuple[int, int]], progress: bool, known_dim: int | None,
+                      title_context: bool = False) -> None:
     """Embed the new passages and hand each document's rows to its slot, in order."""
-    vecs = (embedder.encode_documents([p.text for p in new_passages], progress=progress)
-            if new_passages else None)
+    vecs = (embedder.encode_documents([indexed_text(p, title_context) for p in new_passages],
+                                      progress=progress) if new_passages else None)
     # with nothing new to embed, the model need not even be loaded
     dim = vecs.shape[1] if vecs is not None else (known_dim or embedder.dimension)
     offset = 0
@@ -209,7 +218,7 @@ def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embed
             writer.write_array("sentences.npy", sentence_vectors)
         dense = build_faiss(vectors, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
         save_faiss(dense, writer.tmp / "dense.faiss")
-        bm25 = BM25Index.build([p.text for p in passages])
+        bm25 = BM25Index.build([indexed_text(p, settings.title_context) for p in passages])
         bm25.save(writer.tmp / "bm25")
         manifest = {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -34,6 +34,9 @@ class IndexSettings(BaseModel):
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     batch_size: int = Field(default=64, ge=1, le=4096)
     embed_sentences: bool = True
+    # embed and BM25-index each passage with its document's title in front (the passage text
+    # itself stays verbatim); helps collections whose titles name the topic, like abstracts
+    title_context: bool = False
     clean: bool = True
     # larger files are skipped with a warning (a 10 MB text is about 40,000 passages)
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
@@ -45,5 +48,6 @@ class IndexSettings(BaseModel):
             "min_passage_tokens": self.min_passage_tokens,
             "overlap_sentences": self.overlap_sentences,
             "embed_sentences": self.embed_sentences,
+            "title_context": self.title_context,
             "clean": self.clean,
         }

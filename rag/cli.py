@@ -93,13 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     er.add_argument("--sentence-weight", type=float, default=0.7,
                     help="weight of the best sentence in a passage's dense score (needs --sentences)")
     er.add_argument("--dense-weight", type=float, default=0.5, help="dense share in weighted fusion")
-    er.add_argument("--sentences", action=argparse.BooleanOptionalAction, default=False,
-                    help="also embed every sentence (slower build)")
+    er.add_argument("--sentences", action=argparse.BooleanOptionalAction, default=True,
+                    help="also embed every sentence, for best-sentence rescoring (slower build)")
+    er.add_argument("--title-context", action=argparse.BooleanOptionalAction, default=True,
+                    help="embed and index each passage with its document's title")
 
     bn = sub.add_parser("bench", help="speed and memory benchmarks")
     bn.add_argument("--out", type=Path, default=Path("out/bench"))
     bn.add_argument("--beir", type=Path, default=None, help="also benchmark on this BEIR corpus")
-    bn.add_argument("--quick", action="store_true", help="fewer repetitions")
+    bn.add_argument("--quick", action="store_true", help="fewer repetitions, no 100k scaling step")
+    bn.add_argument("--no-load", action="store_true", help="skip the 32-session load test")
     return parser
 
 

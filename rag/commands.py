@@ -32,8 +32,9 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return beir_main(args)
     if args.command == "bench":
-        print(f"error: `rag {args.command}` is not implemented yet (see issue 5).", file=sys.stderr)
-        return 2
+        from evals.bench import main as bench_main
+
+        return bench_main(args)
     raise AssertionError(args.command)
 
 

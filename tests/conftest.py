@@ -62,3 +62,18 @@ def docs_copy(tmp_path: Path) -> Path:
     target = tmp_path / "docs"
     shutil.copytree(SEEDS, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def ui_server(assistant, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """A real Gradio server over the seed index: (url, feedback log, settings)."""
+    from evals.load import free_port
+    from ui.app import build_app, launch
+    from ui.settings import UISettings
+
+    log = tmp_path_factory.mktemp("fb") / "feedback.jsonl"
+    settings = UISettings(rag=assistant.settings, port=free_port(), feedback_log=log)
+    demo = build_app(assistant, settings)
+    launch(demo, settings, block=False)
+    yield f"http://127.0.0.1:{settings.port}/", log, settings
+    demo.close()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,23 +13,9 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(assistant, tmp_path_factory: pytest.TempPathFactory) -> Any:  # noqa: ANN001
-    from ui.app import build_app, launch
-    from ui.settings import UISettings
-
-    log = tmp_path_factory.mktemp("fb") / "feedback.jsonl"
-    settings = UISettings(rag=assistant.settings, port=free_port(), feedback_log=log)
-    demo = build_app(assistant, settings)
-    launch(demo, settings, block=False)
-    yield f"http://127.0.0.1:{settings.port}/", log, settings
-    demo.close()
+def server(ui_server):  # noqa: ANN001, ANN201
+    return ui_server
 
 
 def test_ask_endpoint_conversation_citations_and_abstention(server) -> None:  # noqa: ANN001

@@ -109,6 +109,16 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
             return {"error": str(exc)}
         return answer.to_json()
 
+    def chat_api(message: str, turns: list[dict[str, str]]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        """One conversational turn; the server keeps this session's history."""
+        turns = list(turns or [])
+        try:
+            answer = assistant.answer(message, turns)
+        except RagError as exc:
+            return {"error": str(exc)}, turns
+        turns += [{"role": "user", "content": message}, {"role": "assistant", "content": answer.text}]
+        return answer.to_json(), turns
+
     with gr.Blocks(title="Document assistant", analytics_enabled=False) as demo:
         gr.Markdown("## Ask the documents\nAnswers quote the documents and cite their sources. "
                     "When the documents do not say, the assistant says so.")
@@ -141,6 +151,11 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
         clear.click(new_conversation, None, outputs, api_visibility="private")
         chatbot.like(on_like, [records], None, api_visibility="private")
         gr.api(ask, api_name="ask")
+        api_turns = gr.State([])
+        api_message = gr.Textbox(visible=False)
+        api_answer = gr.JSON(visible=False)
+        api_message.submit(chat_api, [api_message, api_turns], [api_answer, api_turns],
+                           api_name="chat")
     return demo
 
 

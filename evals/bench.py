@@ -1,0 +1,335 @@
+"""`rag bench`: build and query speed, memory, scaling, and the plain LangChain pipeline side by side.
+
+Every figure goes to DIR/bench.json; DIR/bench.md is the readable summary. Timings are wall
+clock on this machine; the LangChain baseline runs in the same process and run, so the ratios
+hold on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = [
+    "Why has North Korea scaled back its winter military exercises?",
+    "Which columnist did Pence tell that the US was ready to talk?",
+    "What did Putin tell Moon Jae-in about sanctions?",
+    "How many times did Russian tankers transfer fuel at sea?",
+    "Where does Andrei Lankov live?",
+    "What is the Hwasong-15?",
+]
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    s = sorted(samples)
+    return {"p50": round(statistics.median(s), 2),
+            "p95": round(s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))], 2),
+            "n": len(s)}
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def cold_build(docs: Path, index_dir: Path, extra: list[str] | None = None) -> dict[str, float]:
+    """A full build in a fresh process: wall time and the child's peak memory."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "index", "build", "--full", "--json",
+                          "--docs", str(docs), "--index-dir", str(index_dir), *(extra or [])],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    wall = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    report = json.loads(out.stdout)
+    return {"seconds": round(wall, 2), "build_seconds_in_process": round(report["seconds"], 2),
+            "passages": sum(d["passages"] for d in report["documents"]),
+            "peak_rss_mb": round(max(peak, before) / 1024, 1)}
+
+
+def seeds_figures(out: Path, repeat: int) -> dict[str, Any]:
+    from index.build import build_index
+    from index.embed import Embedder
+    from index.search import SearchIndex
+    from index.settings import IndexSettings
+    from rag.assistant import Assistant
+    from rag.retrieve import Query
+    from rag.settings import RagSettings
+
+    idx_dir = out / "seeds-index"
+    figures: dict[str, Any] = {"cold_build": cold_build(ROOT / "seeds", idx_dir)}
+    settings = IndexSettings(docs_dir=ROOT / "seeds", index_dir=idx_dir)
+    embedder = Embedder(settings.model_path, settings.precision)
+    build_index(settings, full=True, embedder=embedder)  # warm the model
+    t = time.perf_counter()
+    build_index(settings, full=True, embedder=embedder)
+    figures["warm_full_build_seconds"] = round(time.perf_counter() - t, 3)
+    assistant = Assistant(RagSettings(index=settings), index=SearchIndex.load(settings),
+                          embedder=embedder)
+    for q in QUESTIONS:
+        assistant.answer(q)
+    qs = (QUESTIONS * (repeat // len(QUESTIONS) + 1))[:repeat]
+    it = iter(qs * 4)
+    figures["query_embedding_ms"] = percentiles(timed(lambda: embedder.encode_query(next(it)), repeat))
+    for mode in ("dense", "bm25", "hybrid"):
+        it = iter(qs)
+        figures[f"retrieve_{mode}_ms"] = percentiles(
+            timed(lambda m=mode, it=it: assistant.retriever.search(Query(next(it)), mode=m), repeat))
+    it = iter(qs)
+    figures["answer_ms"] = percentiles(timed(lambda: assistant.answer(next(it)), repeat))
+    figures["embedding_breakdown_ms"] = embedding_breakdown(embedder, repeat)
+    figures["langchain"] = langchain_baseline(settings.model_path, repeat)
+    ours, lc = figures["retrieve_hybrid_ms"]["p50"], figures["langchain"]["query_ms"]["p50"]
+    figures["ratios"] = {
+        "answer_p50_vs_langchain_query_p50": round(figures["answer_ms"]["p50"] / lc, 2),
+        "hybrid_retrieve_p50_vs_langchain_query_p50": round(ours / lc, 2),
+        "warm_build_vs_langchain_build": round(
+            figures["warm_full_build_seconds"] / figures["langchain"]["build_seconds"], 2),
+    }
+    return figures
+
+
+def embedding_breakdown(embedder: Any, repeat: int) -> dict[str, float]:
+    """Where one short query's embedding time goes."""
+    import torch
+
+    model = embedder.model
+    prepare = getattr(model, "preprocess", None) or model.tokenize
+    text = QUESTIONS[0]
+    tok = percentiles(timed(lambda: prepare([text]), repeat))["p50"]
+    feats = prepare([text])
+    with torch.inference_mode():
+        fwd = percentiles(timed(lambda: model.forward(dict(feats)), repeat))["p50"]
+    total = percentiles(timed(lambda: embedder.encode_query(text), repeat))["p50"]
+    via_encode = percentiles(
+        timed(lambda: model.encode([text], normalize_embeddings=True), repeat))["p50"]
+    return {"tokenize": tok, "forward_and_pool": fwd, "lean_encode_query": total,
+            "sentence_transformers_encode": via_encode}
+
+
+def langchain_baseline(model_path: str, repeat: int) -> dict[str, Any]:
+    """The plain LangChain tutorial pipeline on the same seeds and the same bundled model."""
+    from langchain_community.vectorstores import FAISS
+    from langchain_core.documents import Document
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    emb = HuggingFaceEmbeddings(model_name=model_path, encode_kwargs={"normalize_embeddings": True})
+    emb.embed_query("warm up")
+    t = time.perf_counter()
+    docs = [Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": p.name})
+            for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
+    store = FAISS.from_documents(chunks, emb)
+    build = time.perf_counter() - t
+    for q in QUESTIONS:
+        store.similarity_search(q, k=4)
+    it = iter((QUESTIONS * (repeat // len(QUESTIONS) + 1))[:repeat])
+    lat = timed(lambda: store.similarity_search(next(it), k=4), repeat)
+    quality = _langchain_dev_quality(store)
+    return {"chunks": len(chunks), "build_seconds": round(build, 3), "query_ms": percentiles(lat),
+            **quality}
+
+
+def _langchain_dev_quality(store: Any) -> dict[str, float]:
+    from evals.metrics import covers
+
+    items = [json.loads(x) for x in (ROOT / "evals/seed_qa_dev.jsonl").read_text().splitlines() if x]
+    answerable = [d for d in items if d["answerable"]]
+    top4 = top1 = 0
+    for d in answerable:
+        results = store.similarity_search(d["question"], k=4)
+        found = [covers(doc.page_content, d["evidence"]) for doc in results]
+        top4 += any(found)
+        top1 += bool(found and found[0])
+    return {"dev_evidence_hit@4": round(top4 / len(answerable), 3),
+            "dev_evidence_hit@1": round(top1 / len(answerable), 3)}
+
+
+def scaling(out: Path, sizes: list[int], repeat: int, dim: int = 384) -> list[dict[str, Any]]:
+    """Query latency and memory as the passage count grows (synthetic passages and vectors)."""
+    import psutil
+
+    from index.bm25 import BM25Index
+    from index.dense import build_faiss, kind_of, search_faiss
+    from index.settings import IndexSettings
+
+    threshold = IndexSettings.model_fields["ann_threshold"].default
+    rng = np.random.default_rng(0)
+    vocab = [f"w{i}" for i in range(20000)]
+    proc = psutil.Process()
+    rows = []
+    for n in sizes:
+        base = proc.memory_info().rss
+        vecs = rng.standard_normal((n, dim), dtype=np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        t = time.perf_counter()
+        index = build_faiss(vecs, ann_threshold=threshold)
+        build_s = time.perf_counter() - t
+        texts = [" ".join(rng.choice(vocab, 60)) for _ in range(n)]
+        bm25 = BM25Index.build(texts)
+        rss = proc.memory_info().rss - base
+        queries = rng.standard_normal((repeat, dim), dtype=np.float32)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        qi = iter(queries)
+        dense = percentiles(timed(lambda index=index, qi=qi: search_faiss(index, next(qi), 50), repeat))
+        ti = iter([" ".join(rng.choice(vocab, 8)) for _ in range(repeat)])
+        sparse = percentiles(timed(lambda bm25=bm25, ti=ti: bm25.search(next(ti), 50), repeat))
+        rows.append({"passages": n, "dense_kind": kind_of(index), "dense_build_s": round(build_s, 2),
+                     "dense_ms": dense, "bm25_ms": sparse, "rss_growth_mb": round(rss / 2**20, 1)})
+        print(f"scaling {n:>7}: {kind_of(index):8} dense p50 {dense['p50']} ms, bm25 p50 "
+              f"{sparse['p50']} ms, +{rows[-1]['rss_growth_mb']} MB", flush=True)
+        del index, bm25, vecs, texts
+    _plot_scaling(rows, out / "scaling.png")
+    return rows
+
+
+def _plot_scaling(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["passages"] for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax[0].plot(n, [r["dense_ms"]["p50"] for r in rows], marker="o", label="dense (FAISS)")
+    ax[0].plot(n, [r["bm25_ms"]["p50"] for r in rows], marker="o", label="BM25")
+    ax[0].set_xscale("log")
+    ax[0].set_xlabel("passages")
+    ax[0].set_ylabel("p50 latency (ms)")
+    ax[0].legend()
+    ax[1].plot(n, [r["rss_growth_mb"] for r in rows], marker="o", color="#c44e52")
+    ax[1].set_xscale("log")
+    ax[1].set_xlabel("passages")
+    ax[1].set_ylabel("memory growth (MB)")
+    for r in rows:
+        ax[0].annotate(r["dense_kind"], (r["passages"], r["dense_ms"]["p50"]), fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def beir_figures(beir: Path, out: Path, repeat: int) -> dict[str, Any]:
+    """Cold build of a BEIR corpus (time, passages/s, peak memory) and warm query latency."""
+    from evals.beir import load_beir
+
+    idx_dir = out / "beir-index"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "rag.cli", "eval-retrieval", "--beir", str(beir),
+                    "--out", str(out / "beir-eval"), "--index-dir", str(idx_dir)],
+                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    total = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    metrics = json.loads((out / "beir-eval" / "metrics.json").read_text())
+    passages = metrics["passages"]
+    figures = {"build_seconds": metrics["build_seconds"], "passages": passages,
+               "passages_per_second": round(passages / metrics["build_seconds"], 1),
+               "peak_rss_mb": round(max(peak, before) / 1024, 1), "eval_total_seconds": round(total, 1),
+               "retrieval": metrics["results"]}
+    from index.embed import Embedder
+    from index.search import SearchIndex
+    from index.settings import IndexSettings
+    from rag.assistant import Assistant
+    from rag.retrieve import Query
+    from rag.settings import RagSettings
+
+    settings = IndexSettings(docs_dir=beir, index_dir=idx_dir, clean=False, title_context=True)
+    embedder = Embedder(settings.model_path)
+    assistant = Assistant(RagSettings(index=settings), index=SearchIndex.load(settings),
+                          embedder=embedder)
+    _, queries, _ = load_beir(beir)
+    qs = list(queries.values())[:repeat]
+    for mode in ("dense", "bm25", "hybrid"):
+        it = iter(qs)
+        figures[f"retrieve_{mode}_ms"] = percentiles(
+            timed(lambda m=mode, it=it: assistant.retriever.search(Query(next(it)), mode=m), len(qs)))
+    it = iter(qs)
+    figures["answer_ms"] = percentiles(timed(lambda: assistant.answer(next(it)), len(qs)))
+    return figures
+
+
+def write_markdown(data: dict[str, Any], path: Path) -> None:
+    s = data["seeds"]
+    lines = ["# Benchmarks", "", f"Machine: {data['machine']}", "",
+             "## Seeds", "",
+             f"- cold-process full build: {s['cold_build']['seconds']} s "
+             f"({s['cold_build']['passages']} passages, peak {s['cold_build']['peak_rss_mb']} MB)",
+             f"- warm in-process full build: {s['warm_full_build_seconds']} s", "",
+             "| operation | p50 ms | p95 ms |", "|---|---|---|"]
+    for key in ("query_embedding_ms", "retrieve_dense_ms", "retrieve_bm25_ms", "retrieve_hybrid_ms",
+                "answer_ms"):
+        lines.append(f"| {key[:-3]} | {s[key]['p50']} | {s[key]['p95']} |")
+    lc = s["langchain"]
+    lines += ["", "### Plain LangChain tutorial pipeline, same run", "",
+              f"- {lc['chunks']} chunks, build {lc['build_seconds']} s, similarity_search(k=4) "
+              f"p50 {lc['query_ms']['p50']} ms, p95 {lc['query_ms']['p95']} ms",
+              f"- dev evidence hit@4 {lc['dev_evidence_hit@4']}, hit@1 {lc['dev_evidence_hit@1']}",
+              f"- ratios (ours / LangChain): {json.dumps(s['ratios'])}",
+              "", "### Query embedding breakdown (ms, p50)", "",
+              f"{json.dumps(s['embedding_breakdown_ms'])}"]
+    if "scaling" in data:
+        lines += ["", "## Scaling (synthetic passages)", "", "![scaling](scaling.png)", "",
+                  "| passages | dense index | dense p50 ms | dense p95 ms | BM25 p50 ms | memory MB |",
+                  "|---|---|---|---|---|---|"]
+        for r in data["scaling"]:
+            lines.append(f"| {r['passages']} | {r['dense_kind']} | {r['dense_ms']['p50']} | "
+                         f"{r['dense_ms']['p95']} | {r['bm25_ms']['p50']} | {r['rss_growth_mb']} |")
+    if "beir" in data:
+        b = data["beir"]
+        lines += ["", "## BEIR corpus", "",
+                  f"- build {b['build_seconds']} s, {b['passages']} passages, "
+                  f"{b['passages_per_second']} passages/s, peak {b['peak_rss_mb']} MB", "",
+                  "| mode | nDCG@10 | Recall@100 | MRR@10 |", "|---|---|---|---|"]
+        for mode, m in b["retrieval"].items():
+            lines.append(f"| {mode} | {m['ndcg@10']} | {m['recall@100']} | {m['mrr@10']} |")
+        lines += ["", "| operation | p50 ms | p95 ms |", "|---|---|---|"]
+        for key in ("retrieve_dense_ms", "retrieve_bm25_ms", "retrieve_hybrid_ms", "answer_ms"):
+            lines.append(f"| {key[:-3]} | {b[key]['p50']} | {b[key]['p95']} |")
+    if "load" in data:
+        ld = data["load"]
+        lines += ["", "## Load", "", f"{ld['sessions']} concurrent sessions × {ld['turns']} turns: "
+                  f"{ld['errors']} errors, {ld['mixed']} answers from another session, "
+                  f"p50 {ld['latency_ms']['p50']} ms, p95 {ld['latency_ms']['p95']} ms"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    repeat = 30 if args.quick else 200
+    data: dict[str, Any] = {"machine": f"{platform.processor() or platform.machine()}, "
+                                       f"{platform.python_version()}",
+                            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    print("seeds …", flush=True)
+    data["seeds"] = seeds_figures(out, repeat)
+    print("scaling …", flush=True)
+    data["scaling"] = scaling(out, [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000], repeat)
+    if not args.no_load:
+        from evals.load import load_test
+
+        print("load …", flush=True)
+        data["load"] = load_test(sessions=32, turns=3)
+    if args.beir:
+        print("BEIR corpus (long) …", flush=True)
+        data["beir"] = beir_figures(args.beir, out, min(repeat, 300))
+    (out / "bench.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    write_markdown(data, out / "bench.md")
+    print((out / "bench.md").read_text(encoding="utf-8"))
+    return 0

@@ -1,0 +1,102 @@
+"""Many concurrent chat sessions against one real server, each a different conversation.
+
+Each session asks about its own person, then follow-ups that only make sense with that
+session's history ("What else did he say?"). The server keeps each session's history; an
+answer belongs to its session when every word its follow-up was resolved with comes from that
+session's own conversation. Used by `rag bench` and by the load test.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPICS = [
+    "Which Russian observer does Fitzpatrick quote about Trump's stance?",
+    "What did Vice President Mike Pence tell the Washington Post?",
+    "What did Russian President Vladimir Putin tell Moon about sanctions?",
+    "What did Treasury official Marshall Billingslea tell Congress?",
+    "What did Rex Tillerson try to do, according to Trump's tweet?",
+    "What did Evelyn Farkas do in the Obama administration?",
+    "What did envoy Joseph Yun promote?",
+    "What message did Kim Yo-jong deliver?",
+]
+FOLLOW_UPS = ["What else did he say?", "Where is he based now?"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_sessions(url: str, sessions: int, turns: int) -> dict[str, Any]:
+    from gradio_client import Client
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    mixed: list[str] = []
+    lock = threading.Lock()
+
+    def session(i: int) -> None:
+        opening = TOPICS[i % len(TOPICS)]
+        try:
+            client = Client(url, verbose=False)
+            questions = [opening, *(FOLLOW_UPS * turns)][:turns]
+            own = ""
+            for n, q in enumerate(questions):
+                t = time.perf_counter()
+                result = client.predict(q, api_name="/chat")
+                with lock:
+                    latencies.append((time.perf_counter() - t) * 1000)
+                if "error" in result:
+                    raise RuntimeError(result["error"])
+                added = set(result["resolved_query"].split()) - set(q.split())
+                if n > 0 and (not added or any(w.strip("'’s?") not in own for w in added)):
+                    with lock:
+                        mixed.append(f"session {i}: '{q}' resolved to '{result['resolved_query']}'")
+                own += f" {q} {result['answer']}"
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            with lock:
+                errors.append(f"session {i}: {type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    s = sorted(latencies) or [0.0]
+    return {"sessions": sessions, "turns": turns, "requests": len(latencies),
+            "errors": len(errors), "error_samples": errors[:5], "mixed_sessions": mixed[:5],
+            "mixed": len(mixed), "wall_seconds": round(time.perf_counter() - started, 2),
+            "latency_ms": {"p50": round(statistics.median(s), 1),
+                           "p95": round(s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))], 1)}}
+
+
+def load_test(sessions: int = 32, turns: int = 3) -> dict[str, Any]:
+    """Build a seeds index in a temporary folder, serve it, and run the sessions."""
+    from index.build import build_index
+    from index.settings import IndexSettings
+    from rag.assistant import Assistant
+    from rag.settings import RagSettings
+    from ui.app import build_app, launch
+    from ui.settings import UISettings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = IndexSettings(docs_dir=ROOT / "seeds", index_dir=Path(tmp) / "index")
+        build_index(settings)
+        rag = RagSettings(index=settings)
+        ui = UISettings(rag=rag, port=free_port(), feedback_log=Path(tmp) / "fb.jsonl")
+        demo = build_app(Assistant(rag), ui)
+        launch(demo, ui, block=False)
+        try:
+            return run_sessions(f"http://127.0.0.1:{ui.port}/", sessions, turns)
+        finally:
+            demo.close()
