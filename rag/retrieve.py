@@ -112,12 +112,13 @@ class HybridRetriever(BaseRetriever):
         if best is None:
             return found
         w = self.sentence_weight
-        candidates = dict(found)
-        for i in np.argsort(-best)[:fetch]:  # passages holding the best sentences
-            candidates.setdefault(int(i), float(index.vectors[int(i)] @ vec))
-        scored = [(i, (1 - w) * s + w * float(best[i])) for i, s in candidates.items()]
-        scored.sort(key=lambda t: (-t[1], t[0]))
-        return scored[:fetch]
+        # candidates: FAISS's best passages and the passages holding the best sentences
+        by_sentence = np.argpartition(-best, min(fetch, len(best) - 1))[:fetch]
+        ids = np.unique(np.concatenate([np.array([i for i, _ in found], dtype=np.int64), by_sentence]))
+        own = index.vectors[ids] @ vec
+        mixed = (1 - w) * own + w * best[ids]
+        order = np.lexsort((ids, -mixed))[:fetch]
+        return [(int(ids[j]), float(mixed[j])) for j in order]
 
     def search(self, query: Query, k: int | None = None, mode: str | None = None,
                query_vector: np.ndarray | None = None) -> list[Hit]:
