@@ -8,6 +8,7 @@ hold on a noisy machine.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import resource
@@ -164,6 +165,7 @@ def _langchain_dev_quality(store: Any) -> dict[str, float]:
 
 def scaling(out: Path, sizes: list[int], repeat: int, dim: int = 384) -> list[dict[str, Any]]:
     """Query latency and memory as the passage count grows (synthetic passages and vectors)."""
+    import faiss
     import psutil
 
     from index.bm25 import BM25Index
@@ -176,6 +178,7 @@ def scaling(out: Path, sizes: list[int], repeat: int, dim: int = 384) -> list[di
     proc = psutil.Process()
     rows = []
     for n in sizes:
+        gc.collect()
         base = proc.memory_info().rss
         vecs = rng.standard_normal((n, dim), dtype=np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -185,6 +188,7 @@ def scaling(out: Path, sizes: list[int], repeat: int, dim: int = 384) -> list[di
         texts = [" ".join(rng.choice(vocab, 60)) for _ in range(n)]
         bm25 = BM25Index.build(texts)
         rss = proc.memory_info().rss - base
+        index_mb = (len(faiss.serialize_index(index)) + bm25.nbytes()) / 2**20
         queries = rng.standard_normal((repeat, dim), dtype=np.float32)
         queries /= np.linalg.norm(queries, axis=1, keepdims=True)
         qi = iter(queries)
@@ -192,9 +196,10 @@ def scaling(out: Path, sizes: list[int], repeat: int, dim: int = 384) -> list[di
         ti = iter([" ".join(rng.choice(vocab, 8)) for _ in range(repeat)])
         sparse = percentiles(timed(lambda bm25=bm25, ti=ti: bm25.search(next(ti), 50), repeat))
         rows.append({"passages": n, "dense_kind": kind_of(index), "dense_build_s": round(build_s, 2),
-                     "dense_ms": dense, "bm25_ms": sparse, "rss_growth_mb": round(rss / 2**20, 1)})
+                     "dense_ms": dense, "bm25_ms": sparse, "rss_growth_mb": round(rss / 2**20, 1),
+                     "index_mb": round(index_mb, 1)})
         print(f"scaling {n:>7}: {kind_of(index):8} dense p50 {dense['p50']} ms, bm25 p50 "
-              f"{sparse['p50']} ms, +{rows[-1]['rss_growth_mb']} MB", flush=True)
+              f"{sparse['p50']} ms, index {rows[-1]['index_mb']} MB", flush=True)
         del index, bm25, vecs, texts
     _plot_scaling(rows, out / "scaling.png")
     return rows
@@ -214,15 +219,43 @@ def _plot_scaling(rows: list[dict[str, Any]], path: Path) -> None:
     ax[0].set_xlabel("passages")
     ax[0].set_ylabel("p50 latency (ms)")
     ax[0].legend()
-    ax[1].plot(n, [r["rss_growth_mb"] for r in rows], marker="o", color="#c44e52")
+    ax[1].plot(n, [r["index_mb"] for r in rows], marker="o", color="#c44e52")
     ax[1].set_xscale("log")
     ax[1].set_xlabel("passages")
-    ax[1].set_ylabel("memory growth (MB)")
+    ax[1].set_ylabel("index memory (MB)")
     for r in rows:
         ax[0].annotate(r["dense_kind"], (r["passages"], r["dense_ms"]["p50"]), fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def embedding_throughput(beir: Path, n: int = 512) -> dict[str, Any]:
+    """Plain sentence-transformers (fp32, its default batch of 32) against the project's Embedder
+    (batch 16, precision auto) on the same BEIR documents (title + text)."""
+    from sentence_transformers import SentenceTransformer
+
+    from evals.beir import load_beir
+    from index.embed import Embedder
+    from index.settings import IndexSettings
+
+    docs, _, _ = load_beir(beir)
+    texts = [d.text for d in docs[:n]]
+    path = IndexSettings.model_fields["model_path"].default_factory()  # type: ignore[misc]
+    plain = SentenceTransformer(path, device="cpu")
+    plain.encode(texts[:32])
+    t = time.perf_counter()
+    base = plain.encode(texts, normalize_embeddings=True)
+    plain_rate = n / (time.perf_counter() - t)
+    ours = Embedder(path, "auto", IndexSettings.model_fields["batch_size"].default)
+    ours.encode_documents(texts[:32])
+    t = time.perf_counter()
+    vecs = ours.encode_documents(texts)
+    our_rate = n / (time.perf_counter() - t)
+    cos = (np.asarray(base) * vecs).sum(axis=1)
+    return {"documents": n, "plain_docs_per_s": round(plain_rate, 1), "ours_docs_per_s": round(our_rate, 1),
+            "speedup": round(our_rate / plain_rate, 2), "precision": ours.precision,
+            "cosine_min": round(float(cos.min()), 6), "cosine_mean": round(float(cos.mean()), 6)}
 
 
 def beir_figures(beir: Path, out: Path, repeat: int) -> dict[str, Any]:
@@ -286,11 +319,13 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
               f"{json.dumps(s['embedding_breakdown_ms'])}"]
     if "scaling" in data:
         lines += ["", "## Scaling (synthetic passages)", "", "![scaling](scaling.png)", "",
-                  "| passages | dense index | dense p50 ms | dense p95 ms | BM25 p50 ms | memory MB |",
-                  "|---|---|---|---|---|---|"]
+                  "| passages | dense index | dense p50 ms | dense p95 ms | BM25 p50 ms | index MB "
+                  "| RSS growth MB |",
+                  "|---|---|---|---|---|---|---|"]
         for r in data["scaling"]:
             lines.append(f"| {r['passages']} | {r['dense_kind']} | {r['dense_ms']['p50']} | "
-                         f"{r['dense_ms']['p95']} | {r['bm25_ms']['p50']} | {r['rss_growth_mb']} |")
+                         f"{r['dense_ms']['p95']} | {r['bm25_ms']['p50']} | {r['index_mb']} | "
+                         f"{r['rss_growth_mb']} |")
     if "beir" in data:
         b = data["beir"]
         lines += ["", "## BEIR corpus", "",
@@ -302,6 +337,12 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
         lines += ["", "| operation | p50 ms | p95 ms |", "|---|---|---|"]
         for key in ("retrieve_dense_ms", "retrieve_bm25_ms", "retrieve_hybrid_ms", "answer_ms"):
             lines.append(f"| {key[:-3]} | {b[key]['p50']} | {b[key]['p95']} |")
+    if "embedding_throughput" in data:
+        e = data["embedding_throughput"]
+        lines += ["", "## Document embedding throughput", "",
+                  f"{e['documents']} BEIR documents: plain sentence-transformers {e['plain_docs_per_s']}/s, "
+                  f"this project {e['ours_docs_per_s']}/s ({e['speedup']}x, {e['precision']}), "
+                  f"cosine to plain min {e['cosine_min']}"]
     if "load" in data:
         ld = data["load"]
         lines += ["", "## Load", "", f"{ld['sessions']} concurrent sessions × {ld['turns']} turns: "
@@ -328,6 +369,8 @@ def main(args: argparse.Namespace) -> int:
         data["load"] = load_test(sessions=32, turns=3)
     if args.beir:
         print("BEIR corpus (long) …", flush=True)
+        data["embedding_throughput"] = embedding_throughput(args.beir)
+        print(f"embedding: {data['embedding_throughput']}", flush=True)
         data["beir"] = beir_figures(args.beir, out, min(repeat, 300))
     (out / "bench.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     write_markdown(data, out / "bench.md")

@@ -41,9 +41,12 @@ class BM25Index:
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> BM25Index:
+        import logging
+
         import bm25s
         from bm25s.tokenization import Tokenized
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         analyzer = Analyzer()
         vocab: dict[str, int] = {}
         ids = []
@@ -64,6 +67,10 @@ class BM25Index:
 
         retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=False)
         return cls(retriever, Analyzer())
+
+    def nbytes(self) -> int:
+        scores = self._r.scores  # type: ignore[attr-defined]
+        return int(sum(scores[k].nbytes for k in ("data", "indices", "indptr")))
 
     @property
     def size(self) -> int:

