@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -96,7 +97,7 @@ def git_commit() -> str:
         return "unknown"
 
 
-def run(assistant: Any, dataset: Path, out: Path) -> dict[str, Any]:
+def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None) -> dict[str, Any]:
     items = load_items(dataset)
     out.mkdir(parents=True, exist_ok=True)
     preds = []
@@ -112,6 +113,10 @@ def run(assistant: Any, dataset: Path, out: Path) -> dict[str, Any]:
                "index_manifest_sha256": hashlib.sha256(manifest).hexdigest(),
                "settings": json.loads(assistant.settings.model_dump_json(exclude={"llm": {"api_key"}})),
                "metrics": score(items, preds)}
+    if judge_model is not None:
+        from evals.judge import judge
+
+        metrics["llm_judge"] = judge(judge_model, items, preds)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     write_report(metrics["metrics"], out)
     return metrics
@@ -153,7 +158,18 @@ def main(args: argparse.Namespace) -> int:
     build_if_missing(settings.index)
     from rag.assistant import Assistant
 
-    metrics = run(Assistant(settings), args.dataset, args.out)
+    judge_model = None
+    if args.judge:
+        if not settings.llm.enabled:
+            print("error: --judge needs an LLM backend (RAG_LLM_BACKEND or --llm-backend)",
+                  file=sys.stderr)
+            return 2
+        from rag.llm import make_chat_model
+
+        judge_model = make_chat_model(settings.llm)
+    metrics = run(Assistant(settings), args.dataset, args.out, judge_model)
+    if "llm_judge" in metrics:
+        print(f"LLM judge: {metrics['llm_judge']}")
     print((args.out / "report.md").read_text(encoding="utf-8"))
     print(f"wrote {args.out}/predictions.jsonl, metrics.json, report.md "
           f"(commit {metrics['git_commit'][:10]})")

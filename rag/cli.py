@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     _rag_args(ev)
     ev.add_argument("--dataset", type=Path, default=Path("evals/seed_qa_dev.jsonl"))
     ev.add_argument("--out", type=Path, default=Path("out/eval"))
+    ev.add_argument("--judge", action="store_true",
+                    help="add LLM-judged faithfulness and relevance (needs an LLM backend)")
 
     er = sub.add_parser("eval-retrieval", help="nDCG/Recall/MRR on a BEIR-layout dataset")
     er.add_argument("--beir", type=Path, required=True, help="folder with corpus.jsonl etc.")

@@ -61,3 +61,19 @@ def test_cli_reports_errors_without_traceback(tmp_path: Path) -> None:
                           str(tmp_path / "nothing")], capture_output=True, text=True)
     assert out.returncode == 2
     assert "rag index build" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_llm_judge_scores_faithfulness_and_relevance(assistant, tmp_path: Path) -> None:  # noqa: ANN001
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from evals.judge import judge
+
+    items = [json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()][:3]
+    preds = [{"answer": "x [1]", "abstained": False, "citations": [{"marker": 1, "text": "t"}]},
+             {"answer": "y [1]", "abstained": False, "citations": [{"marker": 1, "text": "t"}]},
+             {"answer": "z", "abstained": True, "citations": []}]
+    model = FakeListChatModel(responses=["YES", "5", "NO", "I think 3"])
+    result = judge(model, items, preds)
+    assert result["judged"] == 2
+    assert result["faithfulness"] == 0.5
+    assert result["relevance"] == (1.0 + 0.5) / 2

@@ -43,8 +43,8 @@ def serve(assistant: Assistant, tmp: Path, **extra: Any) -> tuple[Any, str]:
     from ui.app import build_app, launch
     from ui.settings import UISettings
 
-    settings = UISettings(rag=assistant.settings, port=free_port(), feedback_log=tmp / "fb.jsonl",
-                          **extra)
+    extra.setdefault("feedback_log", tmp / "fb.jsonl")
+    settings = UISettings(rag=assistant.settings, port=free_port(), **extra)
     demo = build_app(assistant, settings)
     launch(demo, settings, block=False)
     return demo, f"http://127.0.0.1:{settings.port}/"
@@ -123,3 +123,34 @@ def test_prompt_injection_in_a_document_is_quoted_and_markers_checked(hostile: A
     assert "[99]" not in answer.text
     assert not answer.citations
     assert any("cites no source" in n for n in answer.notices)
+
+
+@pytest.mark.browser
+def test_feedback_log_failure_shows_a_message_and_chat_goes_on(hostile: Assistant, tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists() or not Path("/dev/full").exists():
+        if os.environ.get("CI") == "true" and not Path(CHROMIUM).exists():
+            pytest.fail("Chromium is required in CI")
+        pytest.skip("needs Chromium and /dev/full")
+    from playwright.sync_api import sync_playwright
+
+    demo, url = serve(hostile, tmp_path, feedback_log=Path("/dev/full"))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu",
+                                              "--disable-background-networking"])
+            page = browser.new_page()
+            page.goto(url, wait_until="load")
+            box = page.locator("#question textarea")
+            box.fill("What failed twice in the gales?")
+            box.press("Enter")
+            page.locator("#sources .src-card").first.wait_for(timeout=30_000)
+            page.locator("#chat button[aria-label='Like']").first.click()
+            page.get_by_text("Feedback could not be saved").wait_for(timeout=10_000)
+            box.fill("When did the keepers meet?")
+            box.press("Enter")
+            page.wait_for_function("() => document.querySelector('#chat').innerText.includes('March')",
+                                   timeout=30_000)
+            browser.close()
+    finally:
+        demo.close()
