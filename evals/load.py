@@ -81,22 +81,34 @@ def run_sessions(url: str, sessions: int, turns: int) -> dict[str, Any]:
 
 
 def load_test(sessions: int = 32, turns: int = 3) -> dict[str, Any]:
-    """Build a seeds index in a temporary folder, serve it, and run the sessions."""
-    from index.build import build_index
-    from index.settings import IndexSettings
-    from rag.assistant import Assistant
-    from rag.settings import RagSettings
-    from ui.app import build_app, launch
-    from ui.settings import UISettings
+    """Serve a seeds index from a separate `rag serve` process (so the clients do not share its
+    interpreter) and run the sessions against it."""
+    import subprocess
+    import sys
+
+    import httpx
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = IndexSettings(docs_dir=ROOT / "seeds", index_dir=Path(tmp) / "index")
-        build_index(settings)
-        rag = RagSettings(index=settings)
-        ui = UISettings(rag=rag, port=free_port(), feedback_log=Path(tmp) / "fb.jsonl")
-        demo = build_app(Assistant(rag), ui)
-        launch(demo, ui, block=False)
+        port = free_port()
+        cmd = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--docs",
+               str(ROOT / "seeds"), "--index-dir", str(Path(tmp) / "index"),
+               "--feedback-log", str(Path(tmp) / "fb.jsonl")]
+        server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}/"
         try:
-            return run_sessions(f"http://127.0.0.1:{ui.port}/", sessions, turns)
+            deadline = time.time() + 180
+            while time.time() < deadline:
+                try:
+                    if httpx.get(url, timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if server.poll() is not None:
+                    raise RuntimeError("rag serve exited early")
+                time.sleep(0.5)
+            else:
+                raise RuntimeError("rag serve did not come up in 180 s")
+            return run_sessions(url, sessions, turns)
         finally:
-            demo.close()
+            server.terminate()
+            server.wait(timeout=30)
