@@ -81,7 +81,7 @@ def score(items: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[str,
         m["latency_ms_p50"] = lat[len(lat) // 2]
         m["latency_ms_p95"] = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
         out[name] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}
-    return out
+    return {k: out[k] for k in sorted(out, key=lambda k: k == "all")}  # the total last
 
 
 def _mean(values: Any) -> float:

@@ -3,8 +3,6 @@ stays quoted data."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,8 @@ from index.search import SearchIndex
 from index.settings import IndexSettings
 from rag.assistant import Assistant
 from rag.settings import RagSettings
+from tests.conftest import launch_chromium, require_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 XSS_DOC = """Lighthouse keepers' report
 
 The lighthouse keepers met in March to review the storm season. <script>window.__xss = 1</script>
@@ -52,18 +50,13 @@ def serve(assistant: Assistant, tmp: Path, **extra: Any) -> tuple[Any, str]:
 
 @pytest.mark.browser
 def test_markup_in_documents_and_questions_renders_as_text(hostile: Assistant, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI")
-        pytest.skip("no Chromium here")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     demo, url = serve(hostile, tmp_path)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu",
-                                              "--disable-background-networking"])
+            browser = launch_chromium(p)
             page = browser.new_page()
             dialogs: list[str] = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -127,18 +120,15 @@ def test_prompt_injection_in_a_document_is_quoted_and_markers_checked(hostile: A
 
 @pytest.mark.browser
 def test_feedback_log_failure_shows_a_message_and_chat_goes_on(hostile: Assistant, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists() or not Path("/dev/full").exists():
-        if os.environ.get("CI") == "true" and not Path(CHROMIUM).exists():
-            pytest.fail("Chromium is required in CI")
-        pytest.skip("needs Chromium and /dev/full")
+    require_chromium()
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
     from playwright.sync_api import sync_playwright
 
     demo, url = serve(hostile, tmp_path, feedback_log=Path("/dev/full"))
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu",
-                                              "--disable-background-networking"])
+            browser = launch_chromium(p)
             page = browser.new_page()
             page.goto(url, wait_until="load")
             box = page.locator("#question textarea")

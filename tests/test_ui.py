@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import launch_chromium, require_chromium
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +53,14 @@ def test_server_binds_loopback_and_serves_no_project_files(server) -> None:  # n
 
 @pytest.mark.browser
 def test_browser_conversation_sources_and_offline(server) -> None:  # noqa: ANN001
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI (apt-get install chromium)")
-        pytest.skip("no Chromium here")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     url, log, _ = server
     outside: list[str] = []
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(
             ("http://127.0.0.1", "http://localhost", "data:", "blob:")) else None)
