@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
 HTML_SUFFIXES = {".html": "html", ".htm": "html"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+# larger files are skipped with a warning (a 10 MB text is about 40,000 passages)
+DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class LoadResult:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def load_folder(folder: Path, max_file_bytes: int = 10 * 1024 * 1024) -> LoadResult:
+def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
     """Load every supported file below ``folder``; unusable files are skipped with a reason."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -59,7 +61,7 @@ class UnusableFile(Exception):
     """A file that cannot be indexed; the message is the reason."""
 
 
-def load_file(path: Path, doc_id: str, max_file_bytes: int = 10 * 1024 * 1024) -> Document:
+def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
     size = path.stat().st_size
     if size > max_file_bytes:
         raise UnusableFile(f"larger than the limit ({size:,} > {max_file_bytes:,} bytes; "

@@ -43,8 +43,9 @@ class SearchIndex:
     bm25: BM25Index
     sentence_vectors: np.ndarray | None = None
     sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
-    _flat_rows: np.ndarray | None = None
-    _row_offsets: np.ndarray | None = None
+    # each passage's sentence rows, flattened, and where each passage's run starts
+    flat_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    row_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def load(cls, settings: IndexSettings, verify: bool = True) -> SearchIndex:
@@ -80,7 +81,14 @@ class SearchIndex:
             rows = sentence_keys(passages)
             if len(rows) != len(sent_vecs):
                 raise IndexCorrupt(f"sentences.npy does not match the passages. {rebuild_hint(index_dir)}")
-        return cls(version, manifest, passages, vectors, dense, bm25, sent_vecs, rows)
+        flat: list[int] = []
+        offsets: list[int] = []
+        if rows:
+            for p in passages:
+                offsets.append(len(flat))
+                flat.extend(rows[(p.doc_id, s, e)] for s, e in p.sentences)
+        return cls(version, manifest, passages, vectors, dense, bm25, sent_vecs, rows,
+                   np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64))
 
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         return search_faiss(self.dense, query_vector, k)
@@ -92,15 +100,8 @@ class SearchIndex:
         """Per passage, the best cosine of any of its sentences with the query."""
         if self.sentence_vectors is None or not self.passages:
             return None
-        if self._flat_rows is None:
-            flat, offsets = [], []
-            for p in self.passages:
-                offsets.append(len(flat))
-                flat.extend(self.sentence_rows[(p.doc_id, s, e)] for s, e in p.sentences)
-            self._flat_rows = np.asarray(flat, dtype=np.int64)
-            self._row_offsets = np.asarray(offsets, dtype=np.int64)
         sims = self.sentence_vectors @ query_vector
-        return np.maximum.reduceat(sims[self._flat_rows], self._row_offsets)
+        return np.maximum.reduceat(sims[self.flat_rows], self.row_offsets)
 
     def sentence_vectors_of(self, passage: Passage) -> np.ndarray | None:
         if self.sentence_vectors is None:

