@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -76,12 +76,18 @@ class Assistant:
                 log.warning("%s", exc)
         qvec = self.retriever.query_vector(query)
         hits = self.retriever.search(query, k=k, mode=mode, query_vector=qvec)
-        if use_llm:
-            yield from self._stream_llm(query.text, hits, text, qvec, query, notices)
-            return
+        focus = resolution.entity if query.text != text else None
         said = tuple(t.content for t in turns if t.role == "assistant")
-        answer = self._extractive(query, qvec, hits, text, resolution.entity
-                                  if query.text != text else None, said)
+
+        def extractive() -> Answer:
+            # sentences are scored against the question as resolved; context weighs in the vector
+            return self.extractive.answer(query.text, qvec, hits, query.context,
+                                          resolved=query.text, focus=focus, said=said)
+
+        if use_llm:
+            yield from self._stream_llm(query.text, hits, notices, extractive)
+            return
+        answer = extractive()
         answer = replace(answer, notices=tuple(notices) + answer.notices)
         yield from _stream_words(answer)
 
@@ -99,12 +105,6 @@ class Assistant:
             notices.append(f"The question was long; only its first {len(text):,} characters were used.")
         return text, notices
 
-    def _extractive(self, query: Query, qvec: Any, hits: list, original: str,
-                    focus: str | None = None, said: tuple[str, ...] = ()) -> Answer:
-        # sentences are scored against the question as resolved; context weighs in the vector
-        return self.extractive.answer(query.text, qvec, hits, query.context, resolved=query.text,
-                                      focus=focus, said=said)
-
     def _model(self) -> Any:
         if self._chat_model is None:
             from rag.llm import make_chat_model
@@ -112,8 +112,8 @@ class Assistant:
             self._chat_model = make_chat_model(self.settings.llm)
         return self._chat_model
 
-    def _stream_llm(self, question: str, hits: list, original: str, qvec: Any, query: Query,
-                    notices: list[str]) -> Iterator[Partial]:
+    def _stream_llm(self, question: str, hits: list, notices: list[str],
+                    extractive: Callable[[], Answer]) -> Iterator[Partial]:
         from rag.llm import finish, stream_tokens
 
         text = ""
@@ -125,7 +125,7 @@ class Assistant:
             yield Partial(answer.text, replace(answer, notices=tuple(notices) + answer.notices))
         except BackendUnavailable as exc:
             log.warning("%s", exc)
-            fallback = self._extractive(query, qvec, hits, original)
+            fallback = extractive()  # the same answer the extractive mode gives
             notice = f"The LLM backend failed ({exc}); this is the extractive answer."
             yield Partial(fallback.text, replace(fallback, notices=(*notices, notice)))
 
