@@ -3,13 +3,14 @@ project's own index build and retrievers (passages, max-passage per document).""
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 from evals.metrics import mrr_at_k, ndcg_at_k, recall_at_k
+from evals.settings import BeirSettings
+from index.errors import RagError
 from index.load import LoadResult
 from index.types import Document, sha256_bytes
 
@@ -23,7 +24,7 @@ def load_beir(folder: Path, split: str = "test") -> tuple[list[Document], dict[s
                                                              dict[str, dict[str, int]]]:
     for name in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
         if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder / name} is missing: not a BEIR-layout folder")
+            raise RagError(f"{folder / name} is missing: not a BEIR-layout folder")
     docs = []
     for row in read_jsonl(folder / "corpus.jsonl"):
         title, body = (row.get("title") or "").strip(), (row.get("text") or "").strip()
@@ -52,7 +53,7 @@ def doc_ranking(hits: list[Any], depth: int = 100) -> list[str]:
 
 def evaluate(retriever: Any, queries: dict[str, str], qrels: dict[str, dict[str, int]],
              mode: str, fetch: int = 300) -> dict[str, float]:
-    from rag.retrieve import Query
+    from rag.types import Query
 
     totals = {"ndcg@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
     started = time.perf_counter()
@@ -67,48 +68,40 @@ def evaluate(retriever: Any, queries: dict[str, str], qrels: dict[str, dict[str,
     return out
 
 
-def main(args: argparse.Namespace) -> int:
+def run_beir(settings: BeirSettings) -> dict[str, Any]:
     from index.build import build_index
     from index.embed import Embedder
     from index.search import SearchIndex
-    from index.settings import IndexSettings
-    from rag.retrieve import HybridRetriever
+    from rag.retrieval.hybrid import HybridSearch
+    from rag.settings import Fusion, Mode
 
-    docs, queries, qrels = load_beir(args.beir)
-    if args.limit_queries:
-        queries = dict(list(queries.items())[: args.limit_queries])
-    out: Path = args.out
+    docs, queries, qrels = load_beir(settings.beir)
+    if settings.limit_queries:
+        queries = dict(list(queries.items())[: settings.limit_queries])
+    out = settings.out
     out.mkdir(parents=True, exist_ok=True)
-    values: dict[str, Any] = {"docs_dir": args.beir, "index_dir": args.index_dir or out / "index",
-                              "clean": False, "precision": args.precision,
-                              "max_passage_tokens": args.max_passage_tokens,
-                              "embed_sentences": args.sentences,
-                              "title_context": args.title_context}
-    if args.model_path:
-        values["model_path"] = args.model_path
-    settings = IndexSettings(**values)
-    embedder = Embedder(settings.model_path, settings.precision, settings.batch_size)
-    report = build_index(settings, progress=True, embedder=embedder,
+    isettings = settings.index
+    embedder = Embedder(isettings.model_path, isettings.precision, isettings.batch_size)
+    report = build_index(isettings, progress=True, embedder=embedder,
                          documents=LoadResult(documents=docs))
-    index = SearchIndex.load(settings)
+    index = SearchIndex.load(isettings)
     print(f"index: {len(docs)} documents, {len(index.passages)} passages, built in "
           f"{report.seconds:.1f} s ({report.embedded_passages} embedded, {report.precision})")
     results: dict[str, Any] = {}
-    runs = [("dense", "rrf"), ("bm25", "rrf"), ("hybrid", "rrf"), ("hybrid", "weighted")]
+    fetch = settings.retrieval.fetch_k
+    runs = [(Mode.DENSE, Fusion.RRF), (Mode.BM25, Fusion.RRF), (Mode.HYBRID, Fusion.RRF),
+            (Mode.HYBRID, Fusion.WEIGHTED)]
     for mode, fusion in runs:
-        retriever = HybridRetriever(index=index, embedder=embedder, mode=mode, fusion=fusion,
-                                    fetch_k=args.fetch, dedupe=False,
-                                    sentence_weight=args.sentence_weight,
-                                    dense_weight=args.dense_weight)
-        name = mode if mode != "hybrid" else f"hybrid-{fusion}"
-        results[name] = evaluate(retriever, queries, qrels, mode, args.fetch)
+        retrieval = settings.retrieval.model_copy(update={"mode": mode, "fusion": fusion})
+        search = HybridSearch(index, embedder, retrieval)
+        name = mode.value if mode is not Mode.HYBRID else f"hybrid-{fusion.value}"
+        results[name] = evaluate(search, queries, qrels, mode, fetch)
         print(f"{name:16} " + "  ".join(f"{k} {v}" for k, v in results[name].items()), flush=True)
-    meta = {"dataset": str(args.beir), "queries": len(queries), "documents": len(docs),
+    meta = {"dataset": str(settings.beir), "queries": len(queries), "documents": len(docs),
             "passages": len(index.passages), "precision": report.precision,
-            "settings": {"max_passage_tokens": args.max_passage_tokens, "fetch": args.fetch,
-                         "sentence_weight": args.sentence_weight, "dense_weight": args.dense_weight,
-                         "sentences": args.sentences, "title_context": args.title_context},
+            "settings": {"index": isettings.chunk_fingerprint(),
+                         "retrieval": json.loads(settings.retrieval.model_dump_json())},
             "build_seconds": round(report.seconds, 1), "results": results}
     (out / "metrics.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     print(f"wrote {out / 'metrics.json'}")
-    return 0
+    return meta

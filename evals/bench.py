@@ -7,7 +7,6 @@ hold on a noisy machine.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import platform
@@ -22,15 +21,16 @@ from typing import Any
 
 import numpy as np
 
+from evals.settings import BenchSettings
+
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = [
-    "Why has North Korea scaled back its winter military exercises?",
-    "Which columnist did Pence tell that the US was ready to talk?",
-    "What did Putin tell Moon Jae-in about sanctions?",
-    "How many times did Russian tankers transfer fuel at sea?",
-    "Where does Andrei Lankov live?",
-    "What is the Hwasong-15?",
-]
+DEV_SET = ROOT / "evals" / "seed_qa_dev.jsonl"
+
+
+def dev_questions(limit: int = 6) -> list[str]:
+    """Stand-alone questions of the collection's dev set (nothing written into the code)."""
+    items = [json.loads(x) for x in DEV_SET.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return [d["question"] for d in items if not d["history"] and d["answerable"]][:limit]
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -53,7 +53,7 @@ def cold_build(docs: Path, index_dir: Path, extra: list[str] | None = None) -> d
     """A full build in a fresh process: wall time and the child's peak memory."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "index", "build", "--full", "--json",
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "index", "build", "--full", "--json",
                           "--docs", str(docs), "--index-dir", str(index_dir), *(extra or [])],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     wall = time.perf_counter() - t
@@ -70,9 +70,10 @@ def seeds_figures(out: Path, repeat: int) -> dict[str, Any]:
     from index.search import SearchIndex
     from index.settings import IndexSettings
     from rag.assistant import Assistant
-    from rag.retrieve import Query
     from rag.settings import RagSettings
+    from rag.types import Query
 
+    questions = dev_questions()
     idx_dir = out / "seeds-index"
     figures: dict[str, Any] = {"cold_build": cold_build(ROOT / "seeds", idx_dir)}
     settings = IndexSettings(docs_dir=ROOT / "seeds", index_dir=idx_dir)
@@ -83,9 +84,9 @@ def seeds_figures(out: Path, repeat: int) -> dict[str, Any]:
     figures["warm_full_build_seconds"] = round(time.perf_counter() - t, 3)
     assistant = Assistant(RagSettings(index=settings), index=SearchIndex.load(settings),
                           embedder=embedder)
-    for q in QUESTIONS:
+    for q in questions:
         assistant.answer(q)
-    qs = (QUESTIONS * (repeat // len(QUESTIONS) + 1))[:repeat]
+    qs = (questions * (repeat // len(questions) + 1))[:repeat]
     it = iter(qs * 4)
     figures["query_embedding_ms"] = percentiles(timed(lambda: embedder.encode_query(next(it)), repeat))
     for mode in ("dense", "bm25", "hybrid"):
@@ -95,7 +96,7 @@ def seeds_figures(out: Path, repeat: int) -> dict[str, Any]:
     it = iter(qs)
     figures["answer_ms"] = percentiles(timed(lambda: assistant.answer(next(it)), repeat))
     figures["embedding_breakdown_ms"] = embedding_breakdown(embedder, repeat)
-    figures["langchain"] = langchain_baseline(settings.model_path, repeat)
+    figures["langchain"] = langchain_baseline(settings.model_path, repeat, questions)
     ours, lc = figures["retrieve_hybrid_ms"]["p50"], figures["langchain"]["query_ms"]["p50"]
     figures["ratios"] = {
         "answer_p50_vs_langchain_query_p50": round(figures["answer_ms"]["p50"] / lc, 2),
@@ -112,7 +113,7 @@ def embedding_breakdown(embedder: Any, repeat: int) -> dict[str, float]:
 
     model = embedder.model
     prepare = getattr(model, "preprocess", None) or model.tokenize
-    text = QUESTIONS[0]
+    text = dev_questions(1)[0]
     tok = percentiles(timed(lambda: prepare([text]), repeat))["p50"]
     feats = prepare([text])
     with torch.inference_mode():
@@ -124,7 +125,7 @@ def embedding_breakdown(embedder: Any, repeat: int) -> dict[str, float]:
             "sentence_transformers_encode": via_encode}
 
 
-def langchain_baseline(model_path: str, repeat: int) -> dict[str, Any]:
+def langchain_baseline(model_path: str, repeat: int, questions: list[str]) -> dict[str, Any]:
     """The plain LangChain tutorial pipeline on the same seeds and the same bundled model."""
     from langchain_community.vectorstores import FAISS
     from langchain_core.documents import Document
@@ -139,9 +140,9 @@ def langchain_baseline(model_path: str, repeat: int) -> dict[str, Any]:
     chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_documents(docs)
     store = FAISS.from_documents(chunks, emb)
     build = time.perf_counter() - t
-    for q in QUESTIONS:
+    for q in questions:
         store.similarity_search(q, k=4)
-    it = iter((QUESTIONS * (repeat // len(QUESTIONS) + 1))[:repeat])
+    it = iter((questions * (repeat // len(questions) + 1))[:repeat])
     lat = timed(lambda: store.similarity_search(next(it), k=4), repeat)
     quality = _langchain_dev_quality(store)
     return {"chunks": len(chunks), "build_seconds": round(build, 3), "query_ms": percentiles(lat),
@@ -151,7 +152,7 @@ def langchain_baseline(model_path: str, repeat: int) -> dict[str, Any]:
 def _langchain_dev_quality(store: Any) -> dict[str, float]:
     from evals.metrics import covers
 
-    items = [json.loads(x) for x in (ROOT / "evals/seed_qa_dev.jsonl").read_text().splitlines() if x]
+    items = [json.loads(x) for x in DEV_SET.read_text(encoding="utf-8").splitlines() if x.strip()]
     answerable = [d for d in items if d["answerable"]]
     top4 = top1 = 0
     for d in answerable:
@@ -265,7 +266,7 @@ def beir_figures(beir: Path, out: Path, repeat: int) -> dict[str, Any]:
     idx_dir = out / "beir-index"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "rag.cli", "eval-retrieval", "--beir", str(beir),
+    subprocess.run([sys.executable, "-m", "ui.cli", "eval-retrieval", "--beir", str(beir),
                     "--out", str(out / "beir-eval"), "--index-dir", str(idx_dir)],
                    check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     total = time.perf_counter() - t
@@ -280,8 +281,8 @@ def beir_figures(beir: Path, out: Path, repeat: int) -> dict[str, Any]:
     from index.search import SearchIndex
     from index.settings import IndexSettings
     from rag.assistant import Assistant
-    from rag.retrieve import Query
     from rag.settings import RagSettings
+    from rag.types import Query
 
     settings = IndexSettings(docs_dir=beir, index_dir=idx_dir, clean=False, title_context=True)
     embedder = Embedder(settings.model_path)
@@ -351,27 +352,27 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def main(args: argparse.Namespace) -> int:
-    out: Path = args.out
+def run_bench(settings: BenchSettings) -> int:
+    out = settings.out
     out.mkdir(parents=True, exist_ok=True)
-    repeat = 30 if args.quick else 200
+    repeat = 30 if settings.quick else 200
     data: dict[str, Any] = {"machine": f"{platform.processor() or platform.machine()}, "
                                        f"{platform.python_version()}",
                             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     print("seeds …", flush=True)
     data["seeds"] = seeds_figures(out, repeat)
     print("scaling …", flush=True)
-    data["scaling"] = scaling(out, [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000], repeat)
-    if not args.no_load:
+    data["scaling"] = scaling(out, [1_000, 10_000] if settings.quick else [1_000, 10_000, 100_000], repeat)
+    if settings.load:
         from evals.load import load_test
 
         print("load …", flush=True)
         data["load"] = load_test(sessions=32, turns=3)
-    if args.beir:
+    if settings.beir:
         print("BEIR corpus (long) …", flush=True)
-        data["embedding_throughput"] = embedding_throughput(args.beir)
+        data["embedding_throughput"] = embedding_throughput(settings.beir)
         print(f"embedding: {data['embedding_throughput']}", flush=True)
-        data["beir"] = beir_figures(args.beir, out, min(repeat, 300))
+        data["beir"] = beir_figures(settings.beir, out, min(repeat, 300))
     (out / "bench.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
     write_markdown(data, out / "bench.md")
     print((out / "bench.md").read_text(encoding="utf-8"))

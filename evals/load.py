@@ -17,16 +17,21 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-TOPICS = [
-    "Which Russian observer does Fitzpatrick quote about Trump's stance?",
-    "What did Vice President Mike Pence tell the Washington Post?",
-    "What did Russian President Vladimir Putin tell Moon about sanctions?",
-    "What did Treasury official Marshall Billingslea tell Congress?",
-    "What did Rex Tillerson try to do, according to Trump's tweet?",
-    "What did Evelyn Farkas do in the Obama administration?",
-    "What did envoy Joseph Yun promote?",
-    "What message did Kim Yo-jong deliver?",
-]
+DEV_SET = ROOT / "evals" / "seed_qa_dev.jsonl"
+
+
+def opening_questions(path: Path = DEV_SET) -> list[str]:
+    """Stand-alone questions from a QA dataset that name a person, so that "he" in the
+    follow-ups can only be resolved from the session's own conversation."""
+    import json
+
+    from rag.conversation import person_candidates
+
+    items = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return [d["question"] for d in items
+            if not d["history"] and d["answerable"] and person_candidates(d["question"])]
+
+
 FOLLOW_UPS = ["What else did he say?", "Where is he based now?"]
 
 
@@ -44,8 +49,10 @@ def run_sessions(url: str, sessions: int, turns: int) -> dict[str, Any]:
     mixed: list[str] = []
     lock = threading.Lock()
 
+    topics = opening_questions()
+
     def session(i: int) -> None:
-        opening = TOPICS[i % len(TOPICS)]
+        opening = topics[i % len(topics)]
         try:
             client = Client(url, verbose=False)
             questions = [opening, *(FOLLOW_UPS * turns)][:turns]
@@ -90,7 +97,7 @@ def load_test(sessions: int = 32, turns: int = 3) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        cmd = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--docs",
+        cmd = [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), "--docs",
                str(ROOT / "seeds"), "--index-dir", str(Path(tmp) / "index"),
                "--feedback-log", str(Path(tmp) / "fb.jsonl")]
         server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

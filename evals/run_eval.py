@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
+import random
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from evals.metrics import contains_answer, covers, token_f1
+from evals.settings import EvalSettings
+from index.errors import RagError
 
 
-def load_items(path: Path) -> list[dict[str, Any]]:
+class DatasetError(RagError):
+    """A QA dataset file is missing or malformed."""
+
+
+def load_items(path: Path, sample: int | None = None, seed: int = 0) -> list[dict[str, Any]]:
+    """QA items of a JSON-lines file (evals/SCHEMA); ``sample``: a seeded random subset."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"No dataset at {path}. Pass --dataset FILE (JSON lines, evals/SCHEMA).")
     items = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -23,11 +32,16 @@ def load_items(path: Path) -> list[dict[str, Any]]:
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: not JSON ({exc})") from exc
+            raise DatasetError(f"{path}:{n}: not JSON ({exc})") from exc
         missing = {"id", "type", "history", "question", "answerable"} - set(item)
         if missing:
-            raise ValueError(f"{path}:{n}: missing fields {sorted(missing)}")
+            raise DatasetError(f"{path}:{n}: missing fields {sorted(missing)}")
         items.append(item)
+    if not items:
+        raise DatasetError(f"{path} holds no QA items.")
+    if sample is not None and sample < len(items):
+        keep = sorted(random.Random(seed).sample(range(len(items)), sample))
+        items = [items[i] for i in keep]
     return items
 
 
@@ -97,8 +111,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None) -> dict[str, Any]:
-    items = load_items(dataset)
+def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None,
+        sample: int | None = None, seed: int = 0) -> dict[str, Any]:
+    items = load_items(dataset, sample, seed)
     out.mkdir(parents=True, exist_ok=True)
     preds = []
     for item in items:
@@ -109,7 +124,7 @@ def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None) -> di
         for p in preds:
             f.write(json.dumps(p, ensure_ascii=False) + "\n")
     manifest = json.dumps(assistant.index.manifest, sort_keys=True).encode()
-    metrics = {"dataset": str(dataset), "git_commit": git_commit(),
+    metrics = {"dataset": str(dataset), "sample": sample, "seed": seed, "git_commit": git_commit(),
                "index_manifest_sha256": hashlib.sha256(manifest).hexdigest(),
                "settings": json.loads(assistant.settings.model_dump_json(exclude={"llm": {"api_key"}})),
                "metrics": score(items, preds)}
@@ -150,27 +165,17 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
-def main(args: argparse.Namespace) -> int:
-    from rag.cli import rag_settings
-    from rag.commands import build_if_missing
-
-    settings = rag_settings(args)
-    build_if_missing(settings.index)
+def evaluate_command(settings: EvalSettings) -> dict[str, Any]:
+    """`rag eval`: the index must exist (the CLI builds it); returns the metrics written."""
     from rag.assistant import Assistant
 
     judge_model = None
-    if args.judge:
-        if not settings.llm.enabled:
-            print("error: --judge needs an LLM backend (RAG_LLM_BACKEND or --llm-backend)",
-                  file=sys.stderr)
-            return 2
+    if settings.judge:
+        if not settings.rag.llm.enabled:
+            raise DatasetError("--judge needs an LLM backend (RAG_LLM_BACKEND or --llm-backend).")
         from rag.llm import make_chat_model
 
-        judge_model = make_chat_model(settings.llm)
-    metrics = run(Assistant(settings), args.dataset, args.out, judge_model)
-    if "llm_judge" in metrics:
-        print(f"LLM judge: {metrics['llm_judge']}")
-    print((args.out / "report.md").read_text(encoding="utf-8"))
-    print(f"wrote {args.out}/predictions.jsonl, metrics.json, report.md "
-          f"(commit {metrics['git_commit'][:10]})")
-    return 0
+        judge_model = make_chat_model(settings.rag.llm)
+    load_items(settings.dataset)  # a bad dataset fails before the model loads
+    return run(Assistant(settings.rag), settings.dataset, settings.out, judge_model,
+               settings.sample, settings.seed)

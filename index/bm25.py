@@ -1,43 +1,98 @@
-"""BM25 over passages (bm25s), English stopwords and Snowball stemming; saved without pickle."""
+"""BM25 over passages (bm25s), English stopwords and Snowball stemming; saved without pickle.
+
+The query analyser (token pattern, stopword list, stemmer, k1 and b) is saved with the index
+as ``analyzer.json`` and queries use the saved one, so an upgrade of bm25s cannot silently
+change how an old index is queried; a stemmer that now stems differently is an IndexMismatch.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-TOKEN = re.compile(r"(?u)\b\w\w+\b")
+from index.errors import IndexMismatch
+
+TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+ANALYZER_FILE = "analyzer.json"
+# words whose stems fingerprint the stemmer's behaviour (plurals, tenses, derivations)
+_PROBE = ("running runs ran connection connected connecting generously happiness studies "
+          "studying national nationality organisations organization relational conditional "
+          "argued arguing easily fairly caresses ponies cats feed agreed plastered motoring "
+          "sing conflated troubled sized hopping tanned falling hissing fizzed failing filing "
+          "happy sky triplicate formative formalize electriciti electrical hopeful goodness "
+          "revival allowance inference airliner gyroscopic adjustable defensible irritant "
+          "replacement adjustment dependent adoption homologou communism activate angulariti "
+          "homologous effective bowdlerize probate rate cease controll roll").split()
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
+def _default_stopwords() -> list[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN)
+    return sorted(set(STOPWORDS_EN))
 
 
 class Analyzer:
     """Lower-case, word tokens of two or more characters, stopwords out, English stems."""
 
-    def __init__(self) -> None:
+    def __init__(self, stopwords: list[str] | None = None, token_pattern: str = TOKEN_PATTERN,
+                 stemmer: str = "english") -> None:
         import Stemmer
 
-        self._stemmer = Stemmer.Stemmer("english")
+        self.stopwords = sorted(set(stopwords)) if stopwords is not None else _default_stopwords()
+        self.token_pattern = token_pattern
+        self.stemmer_name = stemmer
+        self._stop = frozenset(self.stopwords)
+        self._token = re.compile(token_pattern)
+        self._stemmer = Stemmer.Stemmer(stemmer)
 
     def __call__(self, text: str) -> list[str]:
-        stop = _stopwords()
-        words = [w for w in TOKEN.findall(text.lower()) if w not in stop]
+        words = [w for w in self._token.findall(text.lower()) if w not in self._stop]
         return self._stemmer.stemWords(words)
+
+    def stem_check(self) -> str:
+        """A hash of the stems of fixed probe words: equal hashes, equal stemming."""
+        return hashlib.sha256(" ".join(self._stemmer.stemWords(_PROBE)).encode()).hexdigest()[:16]
+
+    def to_json(self, k1: float, b: float) -> dict[str, Any]:
+        return {"lowercase": True, "token_pattern": self.token_pattern, "stopwords": self.stopwords,
+                "stemmer": self.stemmer_name, "stem_check": self.stem_check(), "k1": k1, "b": b,
+                "versions": {p: _version(p) for p in ("bm25s", "PyStemmer")}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Analyzer:
+        """The saved analyser; IndexMismatch when this machine's stemmer stems otherwise."""
+        try:
+            analyzer = cls(list(data["stopwords"]), str(data["token_pattern"]), str(data["stemmer"]))
+        except (KeyError, TypeError, re.error) as exc:  # a missing field or an unknown stemmer
+            raise IndexMismatch(f"The saved BM25 analyser is unusable ({exc!r}).") from exc
+        if analyzer.stem_check() != data.get("stem_check"):
+            saved = (data.get("versions") or {}).get("PyStemmer", "?")
+            raise IndexMismatch(
+                f"The installed stemmer (PyStemmer {_version('PyStemmer')}) stems differently "
+                f"from the one that built the BM25 index (PyStemmer {saved}).")
+        return analyzer
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "missing"
 
 
 class BM25Index:
     """Scores every passage for a query; the index is bm25s's arrays plus its JSON vocabulary."""
 
-    def __init__(self, retriever: object, analyzer: Analyzer) -> None:
+    def __init__(self, retriever: object, analyzer: Analyzer, k1: float = 1.2, b: float = 0.75) -> None:
         self._r = retriever
         self.analyze = analyzer
+        self.k1, self.b = k1, b
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> BM25Index:
@@ -56,17 +111,25 @@ class BM25Index:
             vocab[""] = 0
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
-        return cls(retriever, analyzer)
+        return cls(retriever, analyzer, k1, b)
 
     def save(self, directory: Path) -> None:
         self._r.save(str(directory), allow_pickle=False)  # type: ignore[attr-defined]
+        (Path(directory) / ANALYZER_FILE).write_text(
+            json.dumps(self.analyze.to_json(self.k1, self.b), indent=1), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
+        """Load; IndexMismatch when the analyser is missing (an older index) or differs."""
         import bm25s
 
+        path = Path(directory) / ANALYZER_FILE
+        if not path.is_file():
+            raise IndexMismatch("The BM25 index has no saved analyser (built by an older version).")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        analyzer = Analyzer.from_json(data)
         retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=False)
-        return cls(retriever, Analyzer())
+        return cls(retriever, analyzer, float(data.get("k1", 1.2)), float(data.get("b", 0.75)))
 
     def nbytes(self) -> int:
         scores = self._r.scores  # type: ignore[attr-defined]

@@ -247,3 +247,25 @@ def _doc_report(doc: Document, cleaned: CleanResult, status: str, n: int) -> Doc
     return DocReport(doc.doc_id, status, n, cleaned.kept_chars(), cleaned.dropped_chars(),
                      len(cleaned.kept), len(cleaned.dropped), cleaned.dropped_by_reason(),
                      doc.title, doc.author)
+
+
+def ensure_index(settings: IndexSettings, progress: bool = False,
+                 embedder: Embedder | None = None) -> BuildReport | None:
+    """Build the index when there is none, or it no longer fits the settings; else None.
+
+    The documents folder must exist either way, so a mistyped ``--docs`` is an error rather
+    than a silent answer from another collection.
+    """
+    from index.errors import IndexMismatch, IndexNotFound, NoDocuments
+
+    docs = Path(settings.docs_dir)
+    if docs.exists() and not docs.is_dir():
+        raise NoDocuments(f"{docs} is a file, not a folder of documents. Pass --docs DIR.")
+    if not docs.is_dir():
+        raise NoDocuments(f"Documents folder not found: {docs}. Pass --docs DIR.")
+    try:
+        SearchIndex.load(settings, verify=False)
+        return None
+    except (IndexNotFound, IndexMismatch) as exc:
+        log.warning("%s Building the index from %s …", exc, settings.docs_dir)
+    return build_index(settings, progress=progress, embedder=embedder)

@@ -12,8 +12,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from index.types import Span
-
 
 @dataclass(frozen=True)
 class Unit:
@@ -43,9 +41,6 @@ class CleanResult:
 
     def dropped_by_reason(self) -> dict[str, int]:
         return dict(Counter(reason for _, reason in self.dropped))
-
-    def kept_spans(self) -> list[Span]:
-        return [Span(u.start, u.end) for u in self.kept]
 
 
 _BULLET = re.compile(r"^([•·▪●◦*–—-]|\d{1,2}[.)])\s+")

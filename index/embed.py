@@ -104,10 +104,6 @@ class Embedder:
         get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
         return int(get())
 
-    @property
-    def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
-
     def _autocast(self):  # noqa: ANN202
         import contextlib
 
@@ -144,10 +140,6 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode_queries([text])[0]
-
-    def count_tokens(self, text: str) -> int:
-        tok = self.model.tokenizer
-        return len(tok(text, add_special_tokens=True, truncation=False)["input_ids"])
 
 
 def _normalize(v: np.ndarray) -> np.ndarray:

@@ -1,9 +1,18 @@
-"""Exceptions of the index package; each message says what to do next."""
+"""The library's one exception root and the index package's errors; each message says what to
+do next. Only the interfaces (command line, web app) turn them into text for people."""
 
 from __future__ import annotations
 
 
-class RagIndexError(Exception):
+class RagError(Exception):
+    """Root of every error the library raises on purpose (index, rag and evals)."""
+
+
+class InvalidSetting(RagError):
+    """A setting from a flag, an environment variable or code has a value it cannot take."""
+
+
+class RagIndexError(RagError):
     """Base class for every error the index package raises on purpose."""
 
 

@@ -34,6 +34,8 @@ class LoadResult:
 def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
     """Load every supported file below ``folder``; unusable files are skipped with a reason."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NoDocuments(f"{folder} is a file, not a folder of documents. Pass --docs DIR.")
     if not folder.is_dir():
         raise NoDocuments(f"Documents folder not found: {folder}. Pass --docs DIR.")
     result = LoadResult()

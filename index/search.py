@@ -11,7 +11,7 @@ import numpy as np
 from index.bm25 import BM25Index
 from index.dense import load_faiss, search_faiss
 from index.embed import model_fingerprint
-from index.errors import IndexCorrupt, rebuild_hint
+from index.errors import IndexCorrupt, IndexMismatch, rebuild_hint
 from index.settings import IndexSettings
 from index.store import (
     check_compatible,
@@ -65,6 +65,8 @@ class SearchIndex:
             raise IndexCorrupt(f"dense.faiss is unreadable ({exc}). {rebuild_hint(index_dir)}") from exc
         try:
             bm25 = BM25Index.load(version / "bm25")
+        except IndexMismatch as exc:
+            raise IndexMismatch(f"{exc} {rebuild_hint(index_dir)}") from exc
         except (OSError, ValueError, KeyError) as exc:
             msg = f"The BM25 index is unreadable ({exc}). {rebuild_hint(index_dir)}"
             raise IndexCorrupt(msg) from exc

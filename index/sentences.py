@@ -62,7 +62,7 @@ def _is_boundary(text: str, punct_start: int, stop: int, end: int) -> bool:
                 _looks_like_sentence_start(text, nxt.start(2), end)
             )
         if re.fullmatch(r"[a-z]", token) and word is not None and word.group(1).isupper():
-            return False  # an initial: "Evelyn N. Farkas"
+            return False  # an initial: "Ada B. Lovelace"
         if len(token) == 1 and token.isalpha():
             return False
     return following.isupper() or following.isdigit() or not following.isalnum()

@@ -24,7 +24,7 @@ import numpy as np
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound, rebuild_hint
 from index.types import Passage
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the BM25 analyser is saved (bm25/analyzer.json)
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATA_FILES = ("passages.jsonl", "vectors.npy", "sentences.npy", "dense.faiss")

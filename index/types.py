@@ -1,15 +1,9 @@
-"""Core value types of the index: documents, spans and passages."""
+"""Core value types of the index: documents and passages."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from typing import Any
 from index.embed import Embedder
 from index.search import SearchIndex
 from rag.conversation import resolve
-from rag.errors import BackendUnavailable, EmptyQuestion
-from rag.extractive import ExtractiveAnswerer, abstain
-from rag.retrieve import HybridRetriever, Query
-from rag.settings import RagSettings
+from rag.errors import BackendUnavailable, EmptyQuestion, InvalidSetting
+from rag.extractive import ExtractiveAnswerer
+from rag.retrieval.hybrid import HybridSearch
+from rag.settings import AnswerMode, Mode, RagSettings
 from rag.text import normalize_question
-from rag.types import Answer, Turn
+from rag.types import Answer, Query, Turn
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +35,18 @@ class Assistant:
         s = settings.index
         self.embedder = embedder or Embedder(s.model_path, s.precision, s.batch_size)
         self.index = index or SearchIndex.load(s)
-        self.retriever = HybridRetriever(
-            index=self.index, embedder=self.embedder, k=settings.k, mode=settings.mode,
-            fusion=settings.fusion, rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
-            fetch_k=settings.fetch_k, sentence_weight=settings.sentence_weight,
-        )
+        self.retriever = HybridSearch(self.index, self.embedder, settings.retrieval)
+        a = settings.answer
         self.extractive = ExtractiveAnswerer(
-            self.index, self.embedder, settings.abstain_threshold, settings.max_answer_words,
-            settings.max_answer_sentences, settings.answer_passages,
+            self.index, self.embedder, a.abstain_threshold, a.max_answer_words,
+            a.max_answer_sentences, a.answer_passages,
         )
         self._chat_model: Any = None
 
     # -- public API ------------------------------------------------------------------------
     def answer(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
-               k: int | None = None, mode: str | None = None,
-               answer_mode: str | None = None) -> Answer:
+               k: int | None = None, mode: Mode | str | None = None,
+               answer_mode: AnswerMode | str | None = None) -> Answer:
         final: Answer | None = None
         for step in self.stream(question, history, k, mode, answer_mode):
             final = step.answer or final
@@ -57,15 +54,17 @@ class Assistant:
         return final
 
     def stream(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
-               k: int | None = None, mode: str | None = None,
-               answer_mode: str | None = None) -> Iterator[Partial]:
+               k: int | None = None, mode: Mode | str | None = None,
+               answer_mode: AnswerMode | str | None = None) -> Iterator[Partial]:
+        """Answer steps: partial texts, then the final Answer. Bad k or mode: InvalidSetting."""
         text, notices = self._validate(question)
+        k, mode, answer_mode = self._options(k, mode, answer_mode)
         turns = _turns(history)
-        answer_mode = answer_mode or self.settings.answer_mode
-        use_llm = answer_mode == "llm" and self.settings.llm.enabled
-        if answer_mode == "llm" and not use_llm:
+        use_llm = answer_mode is AnswerMode.LLM and self.settings.llm.enabled
+        if answer_mode is AnswerMode.LLM and not use_llm:
             notices.append("No LLM backend is configured; this is the extractive answer.")
-        resolution = resolve(text, turns, self.settings.history_turns, self.settings.context_weight)
+        a = self.settings.answer
+        resolution = resolve(text, turns, a.history_turns, a.context_weight)
         query = resolution.query
         if use_llm and resolution.follow_up:
             try:
@@ -92,6 +91,23 @@ class Assistant:
         yield from _stream_words(answer)
 
     # -- internals -------------------------------------------------------------------------
+    def _options(self, k: int | None, mode: Mode | str | None,
+                 answer_mode: AnswerMode | str | None) -> tuple[int, Mode, AnswerMode]:
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100):
+            raise InvalidSetting(f"k must be a whole number from 1 to 100, not {k!r}.")
+        try:
+            m = Mode(mode if mode is not None else self.settings.retrieval.mode)
+        except ValueError:
+            raise InvalidSetting(f"mode must be one of {', '.join(Mode)}, not {mode!r}.") from None
+        try:
+            am = AnswerMode(answer_mode if answer_mode is not None else self.settings.answer_mode)
+        except ValueError:
+            raise InvalidSetting(
+                f"answer mode must be one of {', '.join(AnswerMode)}, not {answer_mode!r}.") from None
+        if am is AnswerMode.AUTO:
+            am = AnswerMode.LLM if self.settings.llm.enabled else AnswerMode.EXTRACTIVE
+        return (k if k is not None else self.settings.retrieval.k), m, am
+
     def _validate(self, question: object) -> tuple[str, list[str]]:
         if not isinstance(question, str):
             raise EmptyQuestion()
@@ -99,7 +115,7 @@ class Assistant:
         if not text:
             raise EmptyQuestion()
         notices = []
-        limit = self.settings.max_question_chars
+        limit = self.settings.answer.max_question_chars
         if len(text) > limit:
             text = text[:limit].rsplit(" ", 1)[0] or text[:limit]
             notices.append(f"The question was long; only its first {len(text):,} characters were used.")
@@ -149,4 +165,4 @@ def _stream_words(answer: Answer) -> Iterator[Partial]:
     yield Partial(answer.text, answer)
 
 
-__all__ = ["Assistant", "Partial", "abstain"]
+__all__ = ["Assistant", "Partial"]

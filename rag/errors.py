@@ -1,10 +1,10 @@
-"""Exceptions of the rag package; only the CLI and the UI turn them into user-facing text."""
+"""Errors of the rag package; all share the library's root, ``index.errors.RagError``."""
 
 from __future__ import annotations
 
+from index.errors import InvalidSetting, RagError
 
-class RagError(Exception):
-    """Base class for errors the assistant raises on purpose."""
+__all__ = ["BackendUnavailable", "EmptyQuestion", "InvalidSetting", "RagError"]
 
 
 class EmptyQuestion(RagError):

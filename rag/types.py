@@ -15,12 +15,19 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class Query:
+    """What retrieval searches for: the question, and context carried from the history."""
+
+    text: str
+    context: str = ""
+    context_weight: float = 0.0
+
+
+@dataclass(frozen=True)
 class Hit:
     passage: Passage
     score: float
     rank: int
-    dense_score: float | None = None
-    bm25_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,12 +58,6 @@ class Answer:
     notices: tuple[str, ...] = field(default_factory=tuple)
     mode: str = "extractive"
     resolved_query: str = ""
-
-    def cited_passages(self) -> list[Passage]:
-        seen: dict[int, Passage] = {}
-        for c in self.citations:
-            seen.setdefault(c.marker, c.passage)
-        return [seen[m] for m in sorted(seen)]
 
     def to_json(self) -> dict[str, object]:
         return {

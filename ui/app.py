@@ -5,9 +5,9 @@ A thin layer over rag.assistant.Assistant: no retrieval or answer logic lives he
 
 from __future__ import annotations
 
-import argparse
+import json
+import logging
 import os
-import sys
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
@@ -18,18 +18,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
 
+from index.errors import RagError  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
-from rag.errors import RagError  # noqa: E402
+from rag.settings import Mode  # noqa: E402
 from rag.types import Answer  # noqa: E402
 from ui.feedback import FeedbackLog  # noqa: E402
 from ui.render import CSS, chat_text, sources_html  # noqa: E402
 from ui.settings import UISettings  # noqa: E402
 
-EXAMPLES = [
-    "What did Pence tell the Washington Post about talks with North Korea?",
-    "Why has North Korea scaled back its winter military exercises?",
-    "Which Russian observer does Fitzpatrick quote?",
-]
+log = logging.getLogger(__name__)
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 
@@ -39,7 +36,25 @@ def offline_theme() -> gr.themes.Base:
     return gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
 
 
+def collection_examples(docs_dir: Path, name: str, limit: int = 8) -> list[str]:
+    """Example questions the collection brings: a JSON list of strings in its folder, if any."""
+    path = Path(docs_dir) / name
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring %s: %s", path, exc)
+        return []
+    if not isinstance(data, list):
+        log.warning("ignoring %s: not a JSON list of questions", path)
+        return []
+    return [q.strip()[:300] for q in data if isinstance(q, str) and q.strip()][:limit]
+
+
 def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | None = None) -> gr.Blocks:
+    if examples is None:
+        examples = collection_examples(assistant.settings.index.docs_dir, settings.examples_file)
     feedback = FeedbackLog(settings.feedback_log)
     llm_ready = assistant.settings.llm.enabled
     answer_modes = ["extractive", "llm"] if llm_ready else ["extractive"]
@@ -101,8 +116,8 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
             k: number of passages to retrieve (1-20).
             mode: retrieval mode, one of dense, bm25, hybrid.
         """
-        if mode not in ("dense", "bm25", "hybrid"):
-            return {"error": "mode must be dense, bm25 or hybrid"}
+        if mode not in list(Mode):
+            return {"error": f"mode must be one of {', '.join(Mode)}"}
         try:
             answer = assistant.answer(question, history or [], k=max(1, min(int(k), 20)), mode=mode)
         except RagError as exc:
@@ -132,16 +147,18 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
                     box = gr.Textbox(placeholder="Ask a question about the documents…", scale=5,
                                      show_label=False, elem_id="question", max_lines=6)
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
-                gr.Examples(examples or EXAMPLES, inputs=box, label="Try asking")
+                if examples:
+                    gr.Examples(examples, inputs=box, label="Try asking")
                 clear = gr.Button("New conversation", elem_id="new-conversation")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None), elem_id="sources", label="Sources")
                 with gr.Accordion("Settings", open=False):
-                    k = gr.Slider(1, 20, value=assistant.settings.k, step=1, label="Passages to retrieve")
-                    mode = gr.Radio(["hybrid", "dense", "bm25"], value=assistant.settings.mode,
+                    k = gr.Slider(1, 20, value=min(assistant.settings.retrieval.k, 20), step=1,
+                                  label="Passages to retrieve")
+                    mode = gr.Radio([m.value for m in Mode], value=assistant.settings.retrieval.mode.value,
                                     label="Retrieval mode")
                     answer_mode = gr.Radio(answer_modes, value=answer_modes[-1] if llm_ready and
-                                           assistant.settings.answer_mode == "llm" else "extractive",
+                                           assistant.settings.answer_mode.value == "llm" else "extractive",
                                            label="Answer mode" + ("" if llm_ready else
                                                                   " (no LLM configured)"))
         inputs = [box, chatbot, turns, records, k, mode, answer_mode]
@@ -180,22 +197,9 @@ def launch(demo: gr.Blocks, settings: UISettings, block: bool = True) -> Any:
     )
 
 
-def serve(args: argparse.Namespace) -> int:
-    from rag.cli import rag_settings
-    from rag.commands import build_if_missing
-
-    rag = rag_settings(args)
-    auth = args.auth or UISettings.auth_from_env()
-    settings = UISettings(rag=rag, host=args.host, port=args.port, auth=auth, share=args.share,
-                          feedback_log=args.feedback_log, mcp=args.mcp)
-    if args.mcp:
-        try:
-            import mcp  # noqa: F401
-        except ImportError:
-            print("error: --mcp needs gradio[mcp], which is not installed here", file=sys.stderr)
-            return 2
-    build_if_missing(rag.index)
-    assistant = Assistant(rag)
+def serve(settings: UISettings) -> int:
+    """Serve the chat page until stopped; the index must exist (the CLI builds it)."""
+    assistant = Assistant(settings.rag)
     demo = build_app(assistant, settings)
     print(f"Serving on http://{settings.host}:{settings.port} (Ctrl+C to stop)", flush=True)
     launch(demo, settings, block=True)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from index.config import Settings
 from rag.settings import RagSettings
 
 
-class UISettings(BaseModel):
+class UISettings(Settings):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rag: RagSettings = Field(default_factory=RagSettings)
-    host: str = "127.0.0.1"
-    port: int = Field(default=7860, ge=0, le=65535)
-    auth: tuple[str, str] | None = None
-    share: bool = False
-    feedback_log: Path = Path(".rag/feedback.jsonl")
-    concurrency: int = Field(default=4, ge=1, le=64)
-    mcp: bool = False
+    host: str = Field("127.0.0.1", description="bind address")
+    port: int = Field(7860, ge=0, le=65535, description="port (0: any free port)")
+    auth: tuple[str, str] | None = Field(None, description="USER:PASSWORD required to use the UI")
+    share: bool = Field(False, description="ask Gradio for a public share link")
+    feedback_log: Path = Field(Path(".rag/feedback.jsonl"), description="where likes and dislikes go")
+    concurrency: int = Field(4, ge=1, le=64, description="answers computed at once")
+    mcp: bool = Field(False, description="also serve the ask tool over MCP")
+    examples_file: str = Field("rag-examples.json",
+                               description="example questions: a JSON list in the documents folder")
 
     @field_validator("auth", mode="before")
     @classmethod
@@ -31,7 +33,3 @@ class UISettings(BaseModel):
                 raise ValueError("auth must look like USER:PASSWORD")
             return (user, password)
         return value
-
-    @staticmethod
-    def auth_from_env() -> str | None:
-        return os.environ.get("RAG_AUTH") or None

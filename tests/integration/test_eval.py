@@ -47,17 +47,17 @@ def test_ranking_metrics_match_ranx() -> None:
 
 
 def test_help_is_fast_and_imports_no_torch_or_gradio() -> None:
-    code = ("import sys; from rag.cli import build_parser; build_parser().format_help(); "
+    code = ("import sys; from ui.cli import build_parser; build_parser().format_help(); "
             "print('torch' in sys.modules, 'gradio' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
-    helped = subprocess.run([sys.executable, "-m", "rag.cli", "--help"], capture_output=True,
+    helped = subprocess.run([sys.executable, "-m", "ui.cli", "--help"], capture_output=True,
                             text=True, check=True)
     assert "index" in helped.stdout and "serve" in helped.stdout
 
 
 def test_cli_reports_errors_without_traceback(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "index", "info", "--index-dir",
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "index", "info", "--index-dir",
                           str(tmp_path / "nothing")], capture_output=True, text=True)
     assert out.returncode == 2
     assert "rag index build" in out.stderr and "Traceback" not in out.stderr

@@ -5,10 +5,12 @@ from __future__ import annotations
 import gc
 
 import psutil
+import pytest
 
 from evals.load import run_sessions
 
 
+@pytest.mark.slow
 def test_32_concurrent_sessions_each_keep_their_own_conversation(ui_server) -> None:  # noqa: ANN001
     url, _, _ = ui_server
     result = run_sessions(url, sessions=32, turns=3)
@@ -19,6 +21,7 @@ def test_32_concurrent_sessions_each_keep_their_own_conversation(ui_server) -> N
     assert result["mixed"] == 0, result["mixed_sessions"]
 
 
+@pytest.mark.slow
 def test_2000_questions_in_one_process_memory_levels_off(assistant, dev_items) -> None:  # noqa: ANN001
     questions = [d["question"] for d in dev_items]
     proc = psutil.Process()

@@ -1,41 +1,38 @@
-"""What each `rag` subcommand does; the argument parsing lives in rag.cli."""
+"""What each `rag` subcommand does; the argument parsing lives in ui.cli."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import asdict
 from typing import Any
 
-from rag.cli import index_settings, print_json, rag_settings
+from ui.flags import settings_from_args
+
+
+def print_json(obj: object) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "index":
         return {"build": cmd_build, "info": cmd_info, "show": cmd_show}[args.index_command](args)
-    if args.command == "search":
-        return cmd_search(args)
-    if args.command == "ask":
-        return cmd_ask(args)
-    if args.command == "chat":
-        return cmd_chat(args)
-    if args.command == "serve":
-        from ui.app import serve
+    handlers = {"search": cmd_search, "ask": cmd_ask, "chat": cmd_chat, "serve": cmd_serve,
+                "eval": cmd_eval, "eval-retrieval": cmd_eval_retrieval, "bench": cmd_bench}
+    return handlers[args.command](args)
 
-        return serve(args)
-    if args.command == "eval":
-        from evals.run_eval import main as eval_main
 
-        return eval_main(args)
-    if args.command == "eval-retrieval":
-        from evals.beir import main as beir_main
+def index_settings(args: argparse.Namespace) -> Any:
+    from index.settings import IndexSettings
 
-        return beir_main(args)
-    if args.command == "bench":
-        from evals.bench import main as bench_main
+    return settings_from_args(IndexSettings, args)
 
-        return bench_main(args)
-    raise AssertionError(args.command)
+
+def rag_settings(args: argparse.Namespace) -> Any:
+    from rag.settings import RagSettings
+
+    return settings_from_args(RagSettings, args)
 
 
 def print_build_report(report: Any) -> None:
@@ -54,17 +51,12 @@ def print_build_report(report: Any) -> None:
 
 
 def build_if_missing(settings: Any, progress: bool = True) -> None:
-    """Build the index when there is none (or it no longer matches the documents' settings)."""
-    from index.build import build_index
-    from index.errors import IndexMismatch, IndexNotFound
-    from index.search import SearchIndex
+    """Build the index when there is none (or it no longer matches the settings)."""
+    from index.build import ensure_index
 
-    try:
-        SearchIndex.load(settings, verify=False)
-        return
-    except (IndexNotFound, IndexMismatch) as exc:
-        print(f"{exc}\nBuilding the index from {settings.docs_dir} …", file=sys.stderr)
-    print_build_report(build_index(settings, progress=progress))
+    report = ensure_index(settings, progress=progress)
+    if report is not None:
+        print_build_report(report)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -121,13 +113,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     from index.embed import Embedder
     from index.search import SearchIndex
-    from rag.retrieve import HybridRetriever, Query
+    from rag.retrieval.hybrid import HybridSearch
+    from rag.settings import RetrievalSettings
+    from rag.types import Query
 
     s = index_settings(args)
+    retrieval = settings_from_args(RetrievalSettings, args)
     build_if_missing(s)
-    retriever = HybridRetriever(index=SearchIndex.load(s), embedder=Embedder(s.model_path),
-                                k=args.k, mode=args.mode)
-    hits = retriever.search(Query(args.query))
+    search = HybridSearch(SearchIndex.load(s), Embedder(s.model_path, s.precision, s.batch_size),
+                          retrieval)
+    hits = search.search(Query(args.query))
     if args.json:
         print_json([{"rank": h.rank, "score": h.score, "passage_id": h.passage.id,
                      "doc_id": h.passage.doc_id, "start": h.passage.start, "end": h.passage.end,
@@ -171,7 +166,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from rag.errors import RagError
+    from index.errors import RagError
     from rag.types import Turn
 
     assistant = _assistant(args)
@@ -206,3 +201,51 @@ def cmd_chat(args: argparse.Namespace) -> int:
         for n in last.notices:
             print(f"note: {n}")
         history += [Turn("user", line), Turn("assistant", last.text)]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ui.settings import UISettings
+
+    settings = settings_from_args(UISettings, args)
+    if settings.mcp:
+        try:
+            import mcp  # noqa: F401
+        except ImportError:
+            print("error: --mcp needs gradio[mcp], which is not installed here", file=sys.stderr)
+            return 2
+    build_if_missing(settings.rag.index)
+    from ui.app import serve
+
+    return serve(settings)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from evals.run_eval import evaluate_command, load_items
+    from evals.settings import EvalSettings
+
+    settings = settings_from_args(EvalSettings, args).with_own_index()
+    load_items(settings.dataset)  # a bad dataset fails before any build
+    build_if_missing(settings.rag.index)
+    metrics = evaluate_command(settings)
+    if "llm_judge" in metrics:
+        print(f"LLM judge: {metrics['llm_judge']}")
+    print((settings.out / "report.md").read_text(encoding="utf-8"))
+    print(f"wrote {settings.out}/predictions.jsonl, metrics.json, report.md "
+          f"(commit {metrics['git_commit'][:10]})")
+    return 0
+
+
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    from evals.beir import run_beir
+    from evals.settings import BeirSettings, beir_defaults
+
+    settings = settings_from_args(BeirSettings, args, defaults=beir_defaults(args.beir, args.out))
+    run_beir(settings)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from evals.bench import run_bench
+    from evals.settings import BenchSettings
+
+    return run_bench(settings_from_args(BenchSettings, args))

@@ -19,7 +19,7 @@ def test_terminal_chat_follow_up_sources_reset(seed_settings: IndexSettings, see
         "",
         "/quit",
     ]) + "\n"
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "chat", "--docs", str(SEEDS),
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "chat", "--docs", str(SEEDS),
                           "--index-dir", str(seed_settings.index_dir)],
                          input=script, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr

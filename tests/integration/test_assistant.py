@@ -7,8 +7,8 @@ import re
 import pytest
 
 from rag.errors import EmptyQuestion
-from rag.retrieve import HybridRetriever, Query
-from rag.types import Turn
+from rag.retrieval.langchain import LangChainRetriever
+from rag.types import Query, Turn
 
 LANKOV_Q = "Which Russian observer does Fitzpatrick quote about Trump's tough stance?"
 
@@ -79,12 +79,12 @@ def test_streaming_ends_with_the_same_answer(assistant) -> None:  # noqa: ANN001
 
 
 def test_hybrid_retriever_is_a_langchain_retriever(assistant) -> None:  # noqa: ANN001
-    retriever: HybridRetriever = assistant.retriever
+    retriever = LangChainRetriever(search=assistant.retriever)
     docs = retriever.invoke("Russian tankers transferred fuel at sea")
-    assert len(docs) == retriever.k
+    assert len(docs) == assistant.settings.retrieval.k
     assert docs[0].metadata["doc_id"] == "004_5c9bbad1b05f2a31.txt"
     assert "three times" in " ".join(d.page_content for d in docs[:2])
     for mode in ("dense", "bm25", "hybrid"):
-        hits = retriever.search(Query("Hwasong-15 missile test"), k=3, mode=mode)
+        hits = assistant.retriever.search(Query("Hwasong-15 missile test"), k=3, mode=mode)
         assert [h.rank for h in hits] == [1, 2, 3]
         assert "Hwasong-15" in hits[0].passage.text

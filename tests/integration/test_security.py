@@ -108,8 +108,9 @@ def test_prompt_injection_in_a_document_is_quoted_and_markers_checked(hostile: A
     user = messages_for("What did the keepers report?", hits)[1][1]
     injected = user.index("Ignore previous instructions")
     assert user.rfind("<<<", 0, injected) > user.rfind(">>>", 0, injected)  # inside a quoted block
+    answer = hostile.settings.answer.model_copy(update={"answer_mode": "llm"})
     settings = hostile.settings.model_copy(update={"llm": LLMSettings(backend="openai", model="x"),
-                                                   "answer_mode": "llm"})
+                                                   "answer": answer})
     bot = Assistant(settings, index=hostile.index, embedder=hostile.embedder)
     bot._chat_model = GenericFakeChatModel(messages=iter([AIMessage(content="HACKED [99]")]))
     answer = bot.answer("What did the keepers report?")

@@ -13,6 +13,8 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from index.config import load_settings
+from index.errors import InvalidSetting
 from rag.assistant import Assistant
 from rag.llm import SYSTEM, finish, messages_for
 from rag.settings import LLMSettings, RagSettings
@@ -82,7 +84,8 @@ def server() -> Any:
 
 def llm_assistant(assistant: Assistant, base_url: str, model: str, timeout: float = 10) -> Assistant:
     llm = LLMSettings(backend="openai", model=model, base_url=base_url, api_key="test", timeout=timeout)
-    settings = assistant.settings.model_copy(update={"llm": llm, "answer_mode": "llm"})
+    answer = assistant.settings.answer.model_copy(update={"answer_mode": "llm"})
+    settings = assistant.settings.model_copy(update={"llm": llm, "answer": answer})
     return Assistant(settings, index=assistant.index, embedder=assistant.embedder)
 
 
@@ -140,9 +143,12 @@ def test_answer_without_valid_citation_is_flagged(assistant) -> None:  # noqa: A
 def test_llm_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAG_LLM_BACKEND", "ollama")
     monkeypatch.setenv("RAG_LLM_MODEL", "llama3.2")
-    s = LLMSettings.from_env()
+    s = load_settings(LLMSettings)
     assert s.enabled and s.backend == "ollama" and s.model == "llama3.2"
     with pytest.raises(ValueError):
         LLMSettings(backend="nope")  # type: ignore[arg-type]
+    monkeypatch.setenv("RAG_LLM_BACKEND", "nope")
+    with pytest.raises(InvalidSetting, match="RAG_LLM_BACKEND.*allowed: none, openai, ollama"):
+        load_settings(LLMSettings)
     with pytest.raises(ValueError):
         RagSettings(unknown_option=1)  # type: ignore[call-arg]

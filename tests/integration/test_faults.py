@@ -24,10 +24,11 @@ from ui.feedback import FeedbackLog
 
 
 def build_cmd(docs: Path, idx: Path) -> list[str]:
-    return [sys.executable, "-m", "rag.cli", "index", "build", "--full", "--docs", str(docs),
+    return [sys.executable, "-m", "ui.cli", "index", "build", "--full", "--docs", str(docs),
             "--index-dir", str(idx), "--precision", "fp32", "--json"]
 
 
+@pytest.mark.slow
 def test_build_killed_at_any_point_leaves_the_previous_index_loadable(
         tmp_path: Path, docs_copy: Path, model_path: str, embedder) -> None:  # noqa: ANN001
     settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
@@ -61,7 +62,7 @@ def test_damaged_index_from_the_cli_is_one_clear_line(seed_settings: IndexSettin
     shutil.copytree(seed_settings.index_dir, target)
     path = live_version(target) / name
     path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "Where does Lankov live?",
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "ask", "Where does Lankov live?",
                           "--docs", str(SEEDS), "--index-dir", str(target)],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2
