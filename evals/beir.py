@@ -81,7 +81,7 @@ def run_beir(settings: BeirSettings) -> dict[str, Any]:
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     isettings = settings.index
-    embedder = Embedder(isettings.model_path, isettings.precision, isettings.batch_size)
+    embedder = Embedder.from_settings(isettings)
     report = build_index(isettings, progress=True, embedder=embedder,
                          documents=LoadResult(documents=docs))
     index = SearchIndex.load(isettings)

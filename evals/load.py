@@ -8,6 +8,7 @@ session's own conversation. Used by `rag bench` and by the load test.
 
 from __future__ import annotations
 
+import os
 import socket
 import statistics
 import tempfile
@@ -41,8 +42,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_sessions(url: str, sessions: int, turns: int) -> dict[str, Any]:
-    from gradio_client import Client
+def run_sessions(url: str, sessions: int, turns: int, via: str = "api") -> dict[str, Any]:
+    """``sessions`` conversations at once. ``via="api"``: ``POST /api/ask``, each client
+    sending its own history; ``via="gradio"``: gradio_client's ``/chat`` endpoint, the server
+    keeping the history per session."""
+    import httpx
 
     latencies: list[float] = []
     errors: list[str] = []
@@ -54,12 +58,27 @@ def run_sessions(url: str, sessions: int, turns: int) -> dict[str, Any]:
     def session(i: int) -> None:
         opening = topics[i % len(topics)]
         try:
-            client = Client(url, verbose=False)
+            if via == "gradio":
+                from gradio_client import Client
+
+                client = Client(url, verbose=False)
+
+                def ask(q: str, history: list[dict[str, str]]) -> dict[str, Any]:
+                    return client.predict(q, api_name="/chat")
+            else:
+                http = httpx.Client(base_url=url, timeout=120)
+
+                def ask(q: str, history: list[dict[str, str]]) -> dict[str, Any]:
+                    r = http.post("api/ask", json={"question": q, "history": history})
+                    if r.status_code != 200:
+                        return {"error": f"HTTP {r.status_code}: {r.text[:200]}"}
+                    return r.json()
             questions = [opening, *(FOLLOW_UPS * turns)][:turns]
             own = ""
+            history: list[dict[str, str]] = []
             for n, q in enumerate(questions):
                 t = time.perf_counter()
-                result = client.predict(q, api_name="/chat")
+                result = ask(q, history)
                 with lock:
                     latencies.append((time.perf_counter() - t) * 1000)
                 if "error" in result:
@@ -69,6 +88,8 @@ def run_sessions(url: str, sessions: int, turns: int) -> dict[str, Any]:
                     with lock:
                         mixed.append(f"session {i}: '{q}' resolved to '{result['resolved_query']}'")
                 own += f" {q} {result['answer']}"
+                history += [{"role": "user", "content": q},
+                            {"role": "assistant", "content": result["answer"]}]
         except Exception as exc:  # noqa: BLE001 - counted and reported
             with lock:
                 errors.append(f"session {i}: {type(exc).__name__}: {exc}")
@@ -79,12 +100,29 @@ def run_sessions(url: str, sessions: int, turns: int) -> dict[str, Any]:
         t.start()
     for t in threads:
         t.join(timeout=600)
+    wall = time.perf_counter() - started
     s = sorted(latencies) or [0.0]
-    return {"sessions": sessions, "turns": turns, "requests": len(latencies),
+    return {"via": via, "sessions": sessions, "turns": turns, "requests": len(latencies),
             "errors": len(errors), "error_samples": errors[:5], "mixed_sessions": mixed[:5],
-            "mixed": len(mixed), "wall_seconds": round(time.perf_counter() - started, 2),
+            "mixed": len(mixed), "wall_seconds": round(wall, 2),
+            "answers_per_second": round(len(latencies) / wall, 1),
             "latency_ms": {"p50": round(statistics.median(s), 1),
                            "p95": round(s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))], 1)}}
+
+
+def single_answer_ms(url: str, repeat: int = 30) -> float:
+    """p50 of one client asking alone through the API: the compute the load figures compare to."""
+    import httpx
+
+    qs = opening_questions()
+    times = []
+    with httpx.Client(base_url=url, timeout=120) as http:
+        for i in range(repeat + 3):
+            t = time.perf_counter()
+            http.post("api/ask", json={"question": qs[i % len(qs)]}).raise_for_status()
+            if i >= 3:
+                times.append((time.perf_counter() - t) * 1000)
+    return round(statistics.median(times), 2)
 
 
 def load_test(sessions: int = 32, turns: int = 3) -> dict[str, Any]:
@@ -115,7 +153,18 @@ def load_test(sessions: int = 32, turns: int = 3) -> dict[str, Any]:
                 time.sleep(0.5)
             else:
                 raise RuntimeError("rag serve did not come up in 180 s")
-            return run_sessions(url, sessions, turns)
+            single = single_answer_ms(url)
+            cores = os.cpu_count() or 1
+            api = run_sessions(url, sessions, turns, "api")
+            return {"single_answer_ms": single, "cores": cores,
+                    # what the answer compute alone allows: every core busy, no overhead
+                    "compute_bound_answers_per_second": round(cores * 1000 / single, 1),
+                    "compute_bound_p50_ms": round(sessions * single / cores, 1),
+                    "api": api,
+                    "throughput_vs_compute_bound":
+                        round(api["answers_per_second"] * single / (cores * 1000), 2),
+                    "p50_vs_compute_bound": round(api["latency_ms"]["p50"] / (sessions * single / cores), 2),
+                    "gradio_client": run_sessions(url, sessions, turns, "gradio")}
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -6,10 +6,13 @@ import hashlib
 import json
 import random
 import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from evals.metrics import contains_answer, covers, token_f1
 from evals.settings import EvalSettings
@@ -56,6 +59,7 @@ def prediction(item: dict[str, Any], answer: Any, latency_ms: float) -> dict[str
         "retrieved": [{k: r[k] for k in ("passage_id", "doc_id", "text", "score")}
                       for r in data["retrieved"]],
         "latency_ms": round(latency_ms, 2),
+        "confidence": data.get("confidence"),
     }
 
 
@@ -111,20 +115,79 @@ def git_commit() -> str:
         return "unknown"
 
 
+def fold_assistants(assistant: Any, items: list[dict[str, Any]], k: int, seed: int,
+                    log: Any = None) -> tuple[np.ndarray, list[Any]]:
+    """Cross-validation by document: the fold of each item, and for each fold an assistant whose
+    answer scorer was trained on the other folds only (same settings as the bundled scorer)."""
+    from evals.answerer_train import TrainConfig, assign_groups, collect, doc_folds, fit_answerer
+    from rag.scorer import AnswerScorer
+
+    docs = Path(assistant.settings.index.docs_dir)
+
+    def text_of(doc: str) -> str:
+        path = docs / doc
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+
+    groups = assign_groups(items, text_of)
+    if len(set(groups)) < k:
+        raise DatasetError(f"--folds {k} needs at least {k} documents; the dataset names "
+                           f"{len(set(groups))}.")
+    trained = _bundled_training_settings(assistant)
+    cfg = TrainConfig(trained.get("model", "trees"),
+                      target_false_abstention=trained.get("target_false_abstention", 0.06),
+                      max_mean_words=trained.get("max_mean_words", 30.0), seed=seed)
+    examples = collect(assistant, items, groups,
+                       (lambda n, total: log(f"candidates for {n}/{total} items")) if log else None)
+    folds = doc_folds(groups, k, seed)
+    out = []
+    for f in range(k):
+        spec, _ = fit_answerer([e for e, g in zip(examples, folds, strict=True) if g != f], cfg)
+        out.append(assistant.with_scorer(AnswerScorer.from_spec(spec)))
+        if log:
+            log(f"fold {f + 1}/{k}: scorer trained on {int((folds != f).sum())} items")
+    return folds, out
+
+
+def _bundled_training_settings(assistant: Any) -> dict[str, Any]:
+    try:
+        return dict(assistant.extractive.scorer.manifest.get("settings", {}))
+    except Exception:  # noqa: BLE001 - no bundled scorer: defaults
+        return {}
+
+
+def trained_on(assistant: Any, items: list[dict[str, Any]]) -> list[str]:
+    """Documents of these items that the assistant's scorer was trained on."""
+    try:
+        seen = set(assistant.extractive.scorer.manifest.get("data", {}).get("documents", []))
+    except Exception:  # noqa: BLE001
+        return []
+    return sorted({d for it in items for d in it.get("docs") or []} & seen)
+
+
 def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None,
-        sample: int | None = None, seed: int = 0) -> dict[str, Any]:
+        sample: int | None = None, seed: int = 0, folds: int = 1, log: Any = None) -> dict[str, Any]:
     items = load_items(dataset, sample, seed)
     out.mkdir(parents=True, exist_ok=True)
+    if folds > 1:
+        fold_of, assistants = fold_assistants(assistant, items, folds, seed, log)
+        held_out = f"cross-validated by document, {folds} folds"
+    else:
+        fold_of, assistants = np.zeros(len(items), dtype=np.int64), [assistant]
+        overlap = trained_on(assistant, items)
+        held_out = "yes" if not overlap else (
+            f"NO: the answer scorer was trained on {len(overlap)} of these documents; "
+            "use --folds K for a held-out score")
     preds = []
-    for item in items:
+    for item, f in zip(items, fold_of, strict=True):
         started = time.perf_counter()
-        answer = assistant.answer(item["question"], item["history"])
+        answer = assistants[int(f)].answer(item["question"], item["history"])
         preds.append(prediction(item, answer, (time.perf_counter() - started) * 1000))
     with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:
         for p in preds:
             f.write(json.dumps(p, ensure_ascii=False) + "\n")
     manifest = json.dumps(assistant.index.manifest, sort_keys=True).encode()
-    metrics = {"dataset": str(dataset), "sample": sample, "seed": seed, "git_commit": git_commit(),
+    metrics = {"dataset": str(dataset), "sample": sample, "seed": seed, "folds": folds,
+               "held_out": held_out, "git_commit": git_commit(),
                "index_manifest_sha256": hashlib.sha256(manifest).hexdigest(),
                "settings": json.loads(assistant.settings.model_dump_json(exclude={"llm": {"api_key"}})),
                "metrics": score(items, preds)}
@@ -133,11 +196,27 @@ def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None,
 
         metrics["llm_judge"] = judge(judge_model, items, preds)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    write_report(metrics["metrics"], out)
+    curve = abstention_curve(items, preds)
+    metrics["abstention_curve"] = curve
+    write_report(metrics["metrics"], out, held_out, curve)
     return metrics
 
 
-def write_report(metrics: dict[str, Any], out: Path) -> None:
+def abstention_curve(items: list[dict[str, Any]], preds: list[dict[str, Any]]) -> list[list[float]]:
+    """(threshold, false abstention, abstention recall) as the answer threshold varies."""
+    conf = np.asarray([p.get("confidence") if p.get("confidence") is not None else np.nan for p in preds])
+    ans = np.asarray([bool(i["answerable"]) for i in items])
+    if np.isnan(conf).all() or ans.all() or not ans.any():
+        return []
+    out = []
+    for t in np.unique(np.nanquantile(conf, np.linspace(0, 1, 51))):
+        out.append([round(float(t), 4), round(float((conf[ans] < t).mean()), 4),
+                    round(float((conf[~ans] < t).mean()), 4)])
+    return out
+
+
+def write_report(metrics: dict[str, Any], out: Path, held_out: str = "",
+                 curve: list[list[float]] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,7 +233,22 @@ def write_report(metrics: dict[str, Any], out: Path) -> None:
     plt.close(fig)
     cols = ["n", "accuracy", "token_f1", "evidence_hit@1", "evidence_hit@5", "citation_precision",
             "abstention_recall", "false_abstention_rate", "answer_words", "latency_ms_p50"]
-    lines = ["# Evaluation report", "", "![accuracy per type](accuracy_by_type.png)", "",
+    extra = []
+    if curve:
+        fig, ax = plt.subplots(figsize=(5, 3.8))
+        ax.plot([c[1] for c in curve], [c[2] for c in curve], color="#c44e52")
+        ax.set_xlabel("false abstention")
+        ax.set_ylabel("abstention recall")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.set_title("Abstention as the threshold varies")
+        fig.tight_layout()
+        fig.savefig(out / "abstention_curve.png", dpi=100)
+        plt.close(fig)
+        extra = ["![abstention curve](abstention_curve.png)", ""]
+    lines = ["# Evaluation report", "", f"Held out: {held_out or '-'}", "",
+             "![accuracy per type](accuracy_by_type.png)", "", *extra,
              "| type | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for t, m in metrics.items():
         lines.append(f"| {t} | " + " | ".join(_fmt(m.get(c)) for c in cols) + " |")
@@ -178,4 +272,5 @@ def evaluate_command(settings: EvalSettings) -> dict[str, Any]:
         judge_model = make_chat_model(settings.rag.llm)
     load_items(settings.dataset)  # a bad dataset fails before the model loads
     return run(Assistant(settings.rag), settings.dataset, settings.out, judge_model,
-               settings.sample, settings.seed)
+               settings.sample, settings.seed, settings.folds,
+               log=lambda m: print(m, file=sys.stderr, flush=True))

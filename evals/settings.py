@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from index.config import Settings
 from index.settings import IndexSettings
@@ -22,7 +23,9 @@ class EvalSettings(Settings):
     out: Path = Field(Path("out/eval"), description="folder for predictions, metrics and report")
     judge: bool = Field(False, description="add LLM-judged faithfulness and relevance (needs an LLM)")
     sample: int | None = Field(None, ge=1, description="evaluate a seeded random sample of N items")
-    seed: int = Field(0, description="seed of the sample")
+    seed: int = Field(0, description="seed of the sample and of the folds")
+    folds: int = Field(1, ge=1, le=20, description="K > 1: cross-validation by document; each fold "
+                                                   "is answered by a scorer trained on the others")
 
     def with_own_index(self) -> EvalSettings:
         """Another documents folder gets its own index, never the default one."""
@@ -63,3 +66,42 @@ class BenchSettings(Settings):
     beir: Path | None = Field(None, description="also benchmark on this BEIR corpus")
     quick: bool = Field(False, description="fewer repetitions, no 100k scaling step")
     load: bool = Field(True, description="run the 32-session load test")
+
+
+class TrainSettings(Settings):
+    """`rag train-answerer`: the answer scorer from a QA folder (docs/ and qa.jsonl)."""
+
+    model_config = FROZEN
+
+    rag: RagSettings = Field(default_factory=RagSettings)
+    data: list[str] = Field(description="training sets, each a folder with docs/ and qa.jsonl, or "
+                                        "QA.jsonl=DOCS_DIR (evals/SCHEMA)")
+    out: Path = Field(Path("rag/models/answerer.json"), description="where the scorer is written")
+    report: Path = Field(Path("out/train"), description="folder for the report, curve and metrics")
+    folds: int = Field(5, ge=2, le=20, description="cross-validation folds, by document")
+    model: Literal["trees", "logistic"] = Field("trees", description="model family of the sentence model")
+    answer_model: Literal["trees", "logistic"] = Field(
+        "logistic", description="model family of the answerability model")
+    compare: bool = Field(True, description="also cross-validate the other model family")
+    target_false_abstention: float = Field(0.06, ge=0, le=0.5, description="share of answerable "
+                                           "training questions allowed below the threshold")
+    max_mean_words: float = Field(30.0, ge=5, description="longest mean answer the policy may choose")
+    sample: int | None = Field(None, ge=1, description="train on a seeded sample of N items")
+    seed: int = Field(0, description="seed of the folds, the sample and the models")
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return [v for v in value.split(",") if v] if isinstance(value, str) else value
+
+    def sources(self) -> list[tuple[str, Path, Path]]:
+        """(name, docs folder, QA file) of each training set."""
+        out = []
+        for spec in self.data:
+            if "=" in spec:
+                qa, docs = spec.split("=", 1)
+                out.append((Path(qa).stem, Path(docs), Path(qa)))
+            else:
+                folder = Path(spec)
+                out.append((folder.resolve().name, folder / "docs", folder / "qa.jsonl"))
+        return out

@@ -109,7 +109,7 @@ def build_index(
     started = time.perf_counter()
     model = model_fingerprint(settings.model_path)
     loaded = documents or load_folder(settings.docs_dir, settings.max_file_bytes)
-    embedder = embedder or Embedder(settings.model_path, settings.precision, settings.batch_size)
+    embedder = embedder or Embedder.from_settings(settings)
     previous = None if full else _previous(settings)
     report = BuildReport(index_dir=settings.index_dir, skipped=list(loaded.skipped),
                          precision=embedder.precision)

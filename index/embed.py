@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ from index.errors import ModelNotFound
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from index.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +76,49 @@ def model_fingerprint(model_path: str) -> dict[str, Any]:
 class Embedder:
     """Loads the model on first use, once; encodes documents in batches and queries lean."""
 
-    def __init__(self, model_path: str, precision: str = "auto", batch_size: int = 16) -> None:
+    def __init__(self, model_path: str, precision: str = "auto", batch_size: int = 16,
+                 query_encoder: str = "torch", cache_dir: Path | None = None) -> None:
         if precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+        if query_encoder not in ("auto", "onnx", "torch"):
+            raise ValueError(f"query_encoder must be auto, onnx or torch, not {query_encoder!r}")
         self.model_path = model_path
         self.precision = resolve_precision(precision)
         self.batch_size = batch_size
+        self.query_encoder = query_encoder
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(".rag/cache")
         self._model: SentenceTransformer | None = None
+        self._onnx: Any = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, s: IndexSettings) -> Embedder:
+        return cls(s.model_path, s.precision, s.batch_size, s.query_encoder, s.cache_dir)
+
+    @property
+    def query_engine(self) -> str:
+        """"onnx" or "torch": what encodes queries (loads the ONNX export on first use)."""
+        return "onnx" if self._onnx_encoder() is not None else "torch"
+
+    def _onnx_encoder(self) -> Any:
+        if self.query_encoder == "torch" or self._onnx is False:
+            return None
+        if self._onnx is None:
+            with self._lock:
+                if self._onnx is None:
+                    from index.onnx_encoder import OnnxQueryEncoder, OnnxUnavailable
+
+                    try:
+                        self._onnx = OnnxQueryEncoder.load_or_export(
+                            self.model_path, self.cache_dir, model_fingerprint(self.model_path),
+                            lambda: self.model)
+                    except OnnxUnavailable as exc:
+                        if self.query_encoder == "onnx":
+                            raise
+                        log.warning("Queries use PyTorch: %s", exc)
+                        self._onnx = False
+                        return None
+        return self._onnx
 
     @property
     def model(self) -> SentenceTransformer:
@@ -127,7 +166,11 @@ class Embedder:
         return _normalize(np.asarray(vecs, dtype=np.float32))
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Short texts at query time: tokenise, forward, pool; no batching machinery."""
+        """Short texts at query time: ONNX Runtime when available (query_encoder), else
+        PyTorch: tokenise, forward, pool; no batching machinery."""
+        onnx = self._onnx_encoder()
+        if onnx is not None:
+            return onnx.encode(texts)
         import torch
 
         model = self.model

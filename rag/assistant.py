@@ -7,17 +7,39 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from index.embed import Embedder
 from index.search import SearchIndex
+from rag.candidates import Candidate, CandidateBuilder
 from rag.conversation import resolve
 from rag.errors import BackendUnavailable, EmptyQuestion, InvalidSetting
 from rag.extractive import ExtractiveAnswerer
 from rag.retrieval.hybrid import HybridSearch
+from rag.scorer import AnswerScorer
 from rag.settings import AnswerMode, Mode, RagSettings
-from rag.text import normalize_question
-from rag.types import Answer, Query, Turn
+from rag.text import entities, normalize_question
+from rag.types import Answer, Hit, Query, Turn
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A question made ready to answer: resolved query, its vector and the retrieved hits."""
+
+    text: str
+    notices: list[str]
+    query: Query
+    qvec: np.ndarray
+    hits: list[Hit]
+    focus: str | None
+    said: tuple[str, ...]
+    use_llm: bool
+
+
+SEARCHING = "Searching the documents…"
+CHOOSING = "Choosing the sentences that answer…"
 
 
 @dataclass(frozen=True)
@@ -30,18 +52,28 @@ class Partial:
 
 class Assistant:
     def __init__(self, settings: RagSettings, index: SearchIndex | None = None,
-                 embedder: Embedder | None = None) -> None:
+                 embedder: Embedder | None = None, scorer: AnswerScorer | None = None) -> None:
         self.settings = settings
         s = settings.index
-        self.embedder = embedder or Embedder(s.model_path, s.precision, s.batch_size)
+        self.embedder = embedder or Embedder.from_settings(s)
         self.index = index or SearchIndex.load(s)
         self.retriever = HybridSearch(self.index, self.embedder, settings.retrieval)
         a = settings.answer
-        self.extractive = ExtractiveAnswerer(
-            self.index, self.embedder, a.abstain_threshold, a.max_answer_words,
-            a.max_answer_sentences, a.answer_passages,
-        )
+        self.builder = CandidateBuilder(self.index, self.embedder, a.answer_passages)
+        self._scorer = scorer
+        self._extractive: ExtractiveAnswerer | None = None
         self._chat_model: Any = None
+
+    @property
+    def extractive(self) -> ExtractiveAnswerer:
+        """The extractive answerer, its scorer loaded on first use (ScorerError if missing)."""
+        if self._extractive is None:
+            a = self.settings.answer
+            scorer = self._scorer or AnswerScorer.load(a.answerer_path or None)
+            if a.abstain_threshold is not None:
+                scorer = replace(scorer, threshold=a.abstain_threshold)
+            self._extractive = ExtractiveAnswerer(scorer, a.max_answer_words, a.max_answer_sentences)
+        return self._extractive
 
     # -- public API ------------------------------------------------------------------------
     def answer(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
@@ -53,10 +85,10 @@ class Assistant:
         assert final is not None
         return final
 
-    def stream(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
-               k: int | None = None, mode: Mode | str | None = None,
-               answer_mode: AnswerMode | str | None = None) -> Iterator[Partial]:
-        """Answer steps: partial texts, then the final Answer. Bad k or mode: InvalidSetting."""
+    def prepare(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
+                k: int | None = None, mode: Mode | str | None = None,
+                answer_mode: AnswerMode | str | None = None) -> Prepared:
+        """Validate, resolve a follow-up, retrieve: everything before the answer is chosen."""
         text, notices = self._validate(question)
         k, mode, answer_mode = self._options(k, mode, answer_mode)
         turns = _turns(history)
@@ -77,20 +109,56 @@ class Assistant:
         hits = self.retriever.search(query, k=k, mode=mode, query_vector=qvec)
         focus = resolution.entity if query.text != text else None
         said = tuple(t.content for t in turns if t.role == "assistant")
+        return Prepared(text, notices, query, qvec, hits, focus, said, use_llm)
+
+    def candidates(self, prepared: Prepared) -> list[Candidate]:
+        """Candidate sentences with features; scored against the question as resolved."""
+        p = prepared
+        return self.builder.build(p.query.text, p.qvec, p.hits, p.query.context, p.focus, p.said)
+
+    def with_scorer(self, scorer: AnswerScorer) -> Assistant:
+        """The same index and model, another answer scorer (cross-validation folds)."""
+        return Assistant(self.settings, self.index, self.embedder, scorer)
+
+    def stream(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
+               k: int | None = None, mode: Mode | str | None = None,
+               answer_mode: AnswerMode | str | None = None) -> Iterator[Partial]:
+        """Answer steps: real progress notes (searching, then choosing sentences, or the LLM's
+        tokens), then the final Answer. Bad k or mode: InvalidSetting."""
+        yield Partial(SEARCHING)
+        p = self.prepare(question, history, k, mode, answer_mode)
 
         def extractive() -> Answer:
-            # sentences are scored against the question as resolved; context weighs in the vector
-            return self.extractive.answer(query.text, qvec, hits, query.context,
-                                          resolved=query.text, focus=focus, said=said)
+            return self.extractive.answer(p.query.text, self.candidates(p), p.hits, p.query.text,
+                                          bridge=lambda best: self._bridge(p, best))
 
-        if use_llm:
-            yield from self._stream_llm(query.text, hits, notices, extractive)
+        if p.use_llm:
+            yield from self._stream_llm(p.query.text, p.hits, p.notices, extractive)
             return
+        yield Partial(CHOOSING)
         answer = extractive()
-        answer = replace(answer, notices=tuple(notices) + answer.notices)
-        yield from _stream_words(answer)
+        answer = replace(answer, notices=tuple(p.notices) + answer.notices)
+        yield Partial(answer.text, answer)
+
+    def warm(self) -> None:
+        """Load the index, the embedding model and the answer scorer and run them once, so the
+        first user's question does not pay for loading (servers call this before they listen)."""
+        self.answer("What are these documents about?")
 
     # -- internals -------------------------------------------------------------------------
+    def _bridge(self, p: Prepared, best: Candidate) -> list[Candidate]:
+        """Candidates from other documents, retrieved with the names the best sentence adds."""
+        asked = p.query.text.lower()
+        names = [e for e in entities(best.text) if e.lower() not in asked][:3]
+        if not names:
+            return []
+        query = Query(f"{p.query.text} {' '.join(names)}")
+        hits = self.retriever.search(query, k=4)
+        other = [h for h in hits if h.passage.doc_id != best.hit.passage.doc_id][:2]
+        if not other:
+            return []
+        return self.builder.build(query.text, self.retriever.query_vector(query), other)
+
     def _options(self, k: int | None, mode: Mode | str | None,
                  answer_mode: AnswerMode | str | None) -> tuple[int, Mode, AnswerMode]:
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100):
@@ -156,13 +224,6 @@ def _turns(history: Sequence[Turn | dict[str, str]]) -> list[Turn]:
             if isinstance(content, str):
                 turns.append(Turn(t["role"], normalize_question(content)))  # type: ignore[arg-type]
     return turns
-
-
-def _stream_words(answer: Answer) -> Iterator[Partial]:
-    words = answer.text.split(" ")
-    for i in range(4, len(words), 4):
-        yield Partial(" ".join(words[:i]))
-    yield Partial(answer.text, answer)
 
 
 __all__ = ["Assistant", "Partial"]

@@ -1,155 +1,113 @@
 """The default answerer: verbatim sentences from the retrieved passages, each cited.
 
-Every candidate sentence of the top passages is scored by meaning (cosine of precomputed
-sentence vectors with the question), by words (idf-weighted share of the question's terms it
-holds) and by its passage's rank. The best one to three sentences, in reading order, make
-the answer. When the best support is weak, or the question asks for a kind of fact (an exact
-date, a count, a name) that no relevant sentence offers, the answerer abstains.
+Every candidate sentence of the top passages gets a probability of answering the question
+from the learned sentence model (rag.scorer); the answer model turns the scored candidates
+into a probability that the documents answer the question at all, and below the scorer's
+threshold (chosen on held-out folds, see ``rag train-answerer``) the assistant abstains.
+The answer leads with the best sentence; another sentence joins only when the best one leans
+on it (a back-reference), when a why/how question needs the explanation next to it, when
+the question spans two documents, or when a second sentence is nearly as likely as the best
+(the scorer's ``second_ratio``, chosen by measurement).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from index.bm25 import idf_table
-from index.search import SearchIndex
-from rag.qtype import STRICT, expected_kind, offers
+from rag.candidates import BACK_REFERENCE, SENTENCE_FEATURES, Candidate, question_features
+from rag.scorer import AnswerScorer
 from rag.types import Answer, Citation, Hit
 
 ABSTAIN_TEXT = "The documents do not say. The closest passages are listed as related reading."
 CROSS_DOC = re.compile(r"\b(both|each|two articles|the articles|do they agree|compare|differ|"
                        r"the two|either)\b", re.I)
-
-
-@dataclass
-class Candidate:
-    hit: Hit
-    start: int
-    end: int
-    text: str
-    semantic: float
-    lexical: float
-    score: float = 0.0
-
-    @property
-    def support(self) -> float:
-        return 0.6 * self.semantic + 0.4 * self.lexical
+TITLE = SENTENCE_FEATURES.index("is_title")
+SAID = SENTENCE_FEATURES.index("said")
+# a question that reaches its answer through something it describes: "the director who made X"
+BRIDGE = re.compile(r"^\s*\S+.*\b(who|whom|whose|which|that)\b.*\b[A-Z]", re.I)
+EXPLAIN = re.compile(r"^\s*(why|how come|how|what (made|led|caused|explains))\b", re.I)
 
 
 class ExtractiveAnswerer:
-    def __init__(self, index: SearchIndex, embedder: object, threshold: float = 0.42,
-                 max_words: int = 80, max_sentences: int = 3, passages: int = 5) -> None:
-        self.index = index
-        self.embedder = embedder
-        self.threshold = threshold
+    def __init__(self, scorer: AnswerScorer, max_words: int = 80, max_sentences: int = 3) -> None:
+        self.scorer = scorer
         self.max_words = max_words
         self.max_sentences = max_sentences
-        self.passages = passages
-        self._vocab, self._idf = idf_table(index.bm25)
-        self._max_idf = float(self._idf.max()) if len(self._idf) else 1.0
 
-    # -- scoring ---------------------------------------------------------------------------
-    def _weights(self, terms: list[str]) -> dict[str, float]:
-        return {t: float(self._idf[self._vocab[t]]) if t in self._vocab else self._max_idf
-                for t in dict.fromkeys(terms)}
-
-    def candidates(self, question: str, qvec: np.ndarray, hits: list[Hit],
-                   context: str = "", focus: str | None = None,
-                   said: tuple[str, ...] = ()) -> list[Candidate]:
-        analyze = self.index.bm25.analyze
-        qterms = analyze(question)
-        qbigrams = set(zip(qterms, qterms[1:], strict=False))
-        qw = self._weights(qterms)
-        cw = {t: w for t, w in self._weights(analyze(context)).items() if t not in qw}
-        total = sum(qw.values()) + 0.3 * sum(cw.values()) or 1.0
-        out: list[Candidate] = []
-        seen: set[tuple[str, int]] = set()
-        for hit in hits[: self.passages]:
-            p = hit.passage
-            vecs = self.index.sentence_vectors_of(p)
-            sents = p.sentence_texts()
-            if vecs is None:
-                vecs = self.embedder.encode_documents([t for _, _, t in sents])  # type: ignore[attr-defined]
-            sims = vecs @ qvec
-            for (s, e, text), sim in zip(sents, sims, strict=True):
-                if (p.doc_id, s) in seen:
-                    continue
-                seen.add((p.doc_id, s))
-                seq = analyze(text)
-                terms = set(seq)
-                lex = (sum(w for t, w in qw.items() if t in terms)
-                       + 0.3 * sum(w for t, w in cw.items() if t in terms)) / total
-                if qbigrams:
-                    shared = qbigrams & set(zip(seq, seq[1:], strict=False))
-                    lex = 0.75 * lex + 0.25 * min(1.0, 2 * len(shared) / len(qbigrams))
-                out.append(Candidate(hit, s, e, text, float(sim), float(lex)))
-        subjects = {focus.split()[-1].lower()} if focus else set()
-        earlier = [_squash(t) for t in said]
-        for c in out:
-            c.score = (c.support + 0.04 / c.hit.rank + _novelty_penalty(c.text, question)
-                       + _subject_bonus(c.text, subjects))
-            if earlier and (squashed := _squash(c.text)) and any(squashed in t for t in earlier):
-                c.score -= 0.2  # the conversation already has this sentence: say something new
-        return out
-
-    # -- answering -------------------------------------------------------------------------
-    def answer(self, question: str, qvec: np.ndarray, hits: list[Hit], context: str = "",
-               resolved: str = "", focus: str | None = None, said: tuple[str, ...] = ()) -> Answer:
-        """``focus``: the entity a follow-up's pronoun was resolved to; ``said``: earlier answers."""
-        cands = self.candidates(question, qvec, hits, context, focus, said)
+    def score(self, cands: list[Candidate]) -> float:
+        """Set each candidate's probability; return the probability the question is answered."""
         if not cands:
-            return abstain(hits, resolved)
-        kind = expected_kind(question)
-        ranked = sorted(cands, key=lambda c: -c.score)
-        best = ranked[0]
-        if best.support < self.threshold:
-            return abstain(hits, resolved)
-        if kind is not None:
-            fitting = [c for c in ranked if offers(kind, c.text, question)]
-            if kind in STRICT:
-                # the fitting sentence must itself be about the question, nearly as well as the best
-                if not fitting or fitting[0].score < 0.9 * best.score or (
-                        fitting[0].support < self.threshold):
-                    return abstain(hits, resolved)
-                best = fitting[0]
-            elif fitting and fitting[0].score >= 0.85 * best.score:
-                best = fitting[0]
-        chosen = self._select(best, ranked, question)
-        return compose(chosen, hits, resolved)
+            return 0.0
+        probs = self.scorer.sentence_proba(np.stack([c.features for c in cands]))
+        for c, p in zip(cands, probs, strict=True):
+            c.prob = float(p)
+        return self.scorer.answer_proba(question_features(cands, probs))
 
-    def _select(self, best: Candidate, ranked: list[Candidate], question: str) -> list[Candidate]:
+    def answer(self, question: str, cands: list[Candidate], hits: list[Hit], resolved: str = "",
+               bridge: Callable[[Candidate], list[Candidate]] | None = None) -> Answer:
+        """``bridge``: for a question that goes through an entity (a relative clause), more
+        candidates retrieved with the best sentence's names; the best of another document joins."""
+        answerable = self.score(cands)
+        # titles, bylines and captions (no sentence punctuation, or a document's first line) are
+        # scored, they inform the answer probability, but they are never the answer
+        ranked = sorted((c for c in cands if not is_title(c)), key=lambda c: -c.prob)
+        if not ranked or answerable < self.scorer.threshold:
+            return replace(abstain(hits, resolved), confidence=answerable)
+        ranked = not_repeated(ranked, self.scorer.threshold)
+        chosen = self._select(ranked, question)
+        if bridge is not None and BRIDGE.search(question) and len(chosen) < self.max_sentences:
+            extra = self._bridged(chosen, bridge(chosen[0]))
+            if extra is not None:
+                chosen.append(extra)
+                hits = [*hits, *({h.passage.id: h for h in [extra.hit]
+                                  if h.passage.id not in {x.passage.id for x in hits}}.values())]
+        return replace(compose(chosen, hits, resolved), confidence=answerable)
+
+    def _bridged(self, chosen: list[Candidate], found: list[Candidate]) -> Candidate | None:
+        docs = {c.hit.passage.doc_id for c in chosen}
+        found = [c for c in found if c.hit.passage.doc_id not in docs and not is_title(c)]
+        if not found:
+            return None
+        probs = self.scorer.sentence_proba(np.stack([c.features for c in found]))
+        best = int(np.argmax(probs))
+        found[best].prob = float(probs[best])
+        words = sum(len(c.text.split()) for c in chosen) + len(found[best].text.split())
+        # measured on made-up two-document questions (tests/integration/test_bridge.py)
+        if found[best].prob >= 0.5 * chosen[0].prob and words <= self.max_words:
+            return found[best]
+        return None
+
+    def _select(self, ranked: list[Candidate], question: str) -> list[Candidate]:
+        best = ranked[0]
         chosen = [best]
         words = len(best.text.split())
-        for extra in self._neighbours(best, ranked, question):
-            n = len(extra.text.split())
-            if words + n <= self.max_words and len(chosen) < self.max_sentences:
-                chosen.append(extra)
-                words += n
-        cross = bool(CROSS_DOC.search(question))
-        if cross:
-            other = next((c for c in ranked if c.hit.passage.doc_id != best.hit.passage.doc_id), None)
-            if other is not None and other.score >= 0.6 * best.score:
-                chosen.append(other)
-                words += len(other.text.split())
-        for c in ranked:
-            if len(chosen) >= self.max_sentences:
-                break
-            if c in chosen or c.score < 0.88 * best.score:
-                continue
-            n = len(c.text.split())
-            if words + n > self.max_words:
-                continue
-            chosen.append(c)
-            words += n
-        return chosen
 
+        def add(c: Candidate) -> None:
+            nonlocal words
+            n = len(c.text.split())
+            if c not in chosen and len(chosen) < self.max_sentences and words + n <= self.max_words:
+                chosen.append(c)
+                words += n
+
+        for extra in self._neighbours(best, ranked, question):
+            if not is_title(extra):
+                add(extra)
+        if CROSS_DOC.search(question):  # the question asks about more than one document
+            other = next((c for c in ranked if c.hit.passage.doc_id != best.hit.passage.doc_id), None)
+            if other is not None:
+                add(other)
+        ratio = float(self.scorer.policy.get("second_ratio", 1.01))
+        if len(ranked) > 1 and ranked[1].prob >= ratio * best.prob:
+            add(ranked[1])
+        return chosen
 
     def _neighbours(self, best: Candidate, ranked: list[Candidate], question: str) -> list[Candidate]:
         """Sentences the best one leans on: the one before when it opens with a back-reference,
-        the one after when that opens with one; for why/how questions, the better neighbour."""
+        the one after when that opens with one; for why/how questions, the likelier neighbour."""
         p = best.hit.passage
         sents = p.sentence_texts()
         pos = next((i for i, (s, _, _) in enumerate(sents) if s == best.start), None)
@@ -161,58 +119,46 @@ class ExtractiveAnswerer:
             if not 0 <= i < len(sents):
                 return None
             s, e, t = sents[i]
-            return by_start.get((p.doc_id, s)) or Candidate(best.hit, s, e, t, 0.0, 0.0)
+            return by_start.get((p.doc_id, s)) or Candidate(best.hit, s, e, t, best.features, 0.0)
 
         out = []
         before = cand(pos - 1)
-        if before is not None and BACK_REFERENCE.match(best.text):
+        if before is not None and BACK_REFERENCE.match(best.text) and not re.match(
+                r"^[\"“‘']?(he|she|they|his|her|their)\b", best.text, re.I):
             out.append(before)
-        i = pos + 1
-        while (nxt := cand(i)) is not None and BACK_REFERENCE.match(nxt.text) and len(out) < 2:
-            out.append(nxt)  # a chain of sentences that each lean on the one before
-            i += 1
-        if not out and EXPLAIN.match(question):
-            options = [c for c in (cand(pos + 1), before) if c is not None]
+        nxt = cand(pos + 1)
+        if nxt is not None and re.match(r"^[\"“‘']?(this|that|these|it|such|thus|hence|therefore)\b",
+                                        nxt.text, re.I) and EXPLAIN.match(question):
+            out.append(nxt)
+        elif EXPLAIN.match(question):
+            options = [c for c in (nxt, before) if c is not None]
             if options:
-                out.append(max(options, key=lambda c: c.score))
+                out.append(max(options, key=lambda c: c.prob))
         return out
 
 
-BACK_REFERENCE = re.compile(
-    r"^[\"“‘']?(this|that|these|those|it|such|but|however|yet|still|thus|hence|therefore|so|"
-    r"for this reason|as a result|in other words|in turn|indeed)\b", re.I)
-EXPLAIN = re.compile(r"^\s*(why|how come|how|what (made|led|caused|explains))\b", re.I)
+def not_repeated(ranked: list[Candidate], threshold: float) -> list[Candidate]:
+    """A follow-up wants something new: sentences the assistant already said in this
+    conversation go after the others, when another sentence is likely enough on its own (at
+    least the abstention threshold). The scorer learned ``said`` from gold histories of short
+    answers; in a real chat the history holds the assistant's own sentences, so it is not
+    trusted to decide this."""
+    fresh = [c for c in ranked if not c.features[SAID]]
+    if len(fresh) == len(ranked) or not fresh or fresh[0].prob < threshold:
+        return ranked
+    return fresh + [c for c in ranked if c.features[SAID]]
 
 
-def _squash(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
-
-
-def _subject_bonus(sentence: str, subjects: set[str]) -> float:
-    """A sentence whose grammatical subject is a name the question asks about."""
-    m = re.match(r"[\"“‘']?((?:[A-Z][\w’'-]*\s+){0,2}[A-Z][\w’'-]*)", sentence)
-    if not m or not subjects:
-        return 0.0
-    return 0.04 if m.group(1).split()[-1].lower() in subjects else 0.0
-
-
-def _novelty_penalty(sentence: str, question: str) -> float:
-    """A sentence that only restates the question answers nothing."""
-    q = set(re.findall(r"\w+", question.lower()))
-    s = [w for w in re.findall(r"\w+", sentence.lower()) if len(w) > 2]
-    if not s:
-        return -0.2
-    new = sum(1 for w in s if w not in q) / len(s)
-    return -0.15 if new < 0.2 else 0.0
+def is_title(c: Candidate) -> bool:
+    return bool(c.features[TITLE]) or not re.search(r"[.!?…][\"'”’)\]]*$", c.text.strip())
 
 
 def compose(chosen: list[Candidate], hits: list[Hit], resolved: str = "") -> Answer:
-    ordered = sorted(chosen, key=lambda c: (c.hit.rank, c.start))
-    # reading order within a document; documents in order of their best hit
-    doc_rank: dict[str, int] = {}
-    for c in ordered:
-        doc_rank.setdefault(c.hit.passage.doc_id, c.hit.rank)
-    ordered = sorted(chosen, key=lambda c: (doc_rank[c.hit.passage.doc_id], c.start))
+    # the best sentence's document first, in reading order; other documents after it
+    lead = chosen[0].hit.passage.doc_id
+    same = sorted((c for c in chosen if c.hit.passage.doc_id == lead), key=lambda c: c.start)
+    other = sorted((c for c in chosen if c.hit.passage.doc_id != lead), key=lambda c: (c.hit.rank, c.start))
+    ordered = same + other
     markers: dict[str, int] = {}
     parts, citations = [], []
     for c in ordered:

@@ -62,6 +62,8 @@ def expected_kind(question: str) -> str | None:
 
 
 STRICT = {"day_date", "year", "amount", "count", "name"}
+# every kind expected_kind returns, and "none" for questions of no particular kind
+KINDS = ("none", "day_date", "year", "amount", "count", "name", "who", "where", "when")
 
 
 def count_head(question: str) -> str | None:

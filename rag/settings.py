@@ -69,8 +69,11 @@ class AnswerSettings(Settings):
     max_answer_words: int = Field(80, ge=10, le=400, description="longest extractive answer")
     max_answer_sentences: int = Field(3, ge=1, le=6, description="most sentences in an answer")
     answer_passages: int = Field(5, ge=1, le=20, description="passages the answer may quote")
-    abstain_threshold: float = Field(0.22, ge=0, le=1,
-                                     description="below this support the assistant abstains")
+    answerer_path: str = Field("", description="answer scorer JSON (default: the bundled one, "
+                                               "trained by rag train-answerer)")
+    abstain_threshold: float | None = Field(
+        None, ge=0, le=1, description="abstain below this answer probability (default: the "
+                                      "scorer's own, chosen on held-out folds)")
     max_question_chars: int = Field(4000, ge=100, description="longer questions are cut")
 
 

@@ -58,6 +58,8 @@ class Answer:
     notices: tuple[str, ...] = field(default_factory=tuple)
     mode: str = "extractive"
     resolved_query: str = ""
+    # the answer scorer's probability that the documents answer the question (extractive mode)
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -66,6 +68,7 @@ class Answer:
             "mode": self.mode,
             "notices": list(self.notices),
             "resolved_query": self.resolved_query,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "citations": [
                 {
                     "marker": c.marker,

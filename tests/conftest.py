@@ -41,7 +41,8 @@ def model_path() -> str:
 
 @pytest.fixture(scope="session")
 def embedder(model_path: str) -> Embedder:
-    emb = Embedder(model_path, precision="fp32")
+    # queries on ONNX Runtime as `rag serve` runs them (the export is cached under .rag/cache)
+    emb = Embedder(model_path, precision="fp32", query_encoder="auto", cache_dir=ROOT / ".rag" / "cache")
     emb.model  # noqa: B018 - load once for the session
     return emb
 
@@ -92,6 +93,6 @@ def ui_server(assistant, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN
     log = tmp_path_factory.mktemp("fb") / "feedback.jsonl"
     settings = UISettings(rag=assistant.settings, port=free_port(), feedback_log=log)
     demo = build_app(assistant, settings)
-    launch(demo, settings, block=False)
+    server = launch(demo, settings, assistant, block=False)
     yield f"http://127.0.0.1:{settings.port}/", log, settings
-    demo.close()
+    server.close()

@@ -1,4 +1,5 @@
-"""The Gradio app: a chat with a sources panel, settings, feedback, and an /ask API endpoint.
+"""The Gradio app: a chat with a sources panel, settings, feedback, an /ask API endpoint for
+gradio_client, and (ui.api) a plain JSON route, POST /api/ask, in the same server.
 
 A thin layer over rag.assistant.Assistant: no retrieval or answer logic lives here.
 """
@@ -17,13 +18,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 
 from index.errors import RagError  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.settings import Mode  # noqa: E402
 from rag.types import Answer  # noqa: E402
+from ui.api import add_api  # noqa: E402
 from ui.feedback import FeedbackLog  # noqa: E402
 from ui.render import CSS, chat_text, sources_html  # noqa: E402
+from ui.server import Server  # noqa: E402
 from ui.settings import UISettings  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -176,31 +180,44 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
     return demo
 
 
-def launch(demo: gr.Blocks, settings: UISettings, block: bool = True) -> Any:
+def launch(demo: gr.Blocks, settings: UISettings, assistant: Assistant, block: bool = True) -> Server:
+    """Serve the chat page and ``POST /api/ask`` (ui.api) from one FastAPI app on
+    ``settings.host``; with ``block=False`` the server runs in a thread and is returned started."""
     blocked = [str(Path(settings.rag.index.index_dir).resolve()),
                str(Path(settings.rag.index.docs_dir).resolve()),
                str(Path(settings.feedback_log).resolve().parent)]
-    return demo.queue(default_concurrency_limit=settings.concurrency).launch(
+    app = FastAPI(title="Document assistant", docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    add_api(app, assistant, settings.auth, settings.concurrency)
+    demo.queue(default_concurrency_limit=settings.concurrency)
+    app = gr.mount_gradio_app(
+        app, demo, path="",
         server_name=settings.host,
-        server_port=settings.port or None,
+        server_port=settings.port,
         auth=settings.auth,
-        share=settings.share,
-        prevent_thread_lock=not block,
         theme=offline_theme(),
         css=CSS,
         ssr_mode=False,
         blocked_paths=blocked,
         allowed_paths=[],
         footer_links=["api"],
-        quiet=not block,
         mcp_server=settings.mcp,
     )
+    server = Server(app, settings.host, settings.port)
+    if block:
+        server.run()
+        return server
+    return server.start()
 
 
 def serve(settings: UISettings) -> int:
-    """Serve the chat page until stopped; the index must exist (the CLI builds it)."""
+    """Serve the chat page until stopped; the index must exist (the CLI builds it). The models
+    are loaded and run once before the server listens, so the first question is not slow."""
     assistant = Assistant(settings.rag)
+    print("Loading the models …", flush=True)
+    assistant.warm()
     demo = build_app(assistant, settings)
-    print(f"Serving on http://{settings.host}:{settings.port} (Ctrl+C to stop)", flush=True)
-    launch(demo, settings, block=True)
+    print(f"Serving on http://{settings.host}:{settings.port} (JSON API: POST /api/ask; "
+          "Ctrl+C to stop)", flush=True)
+    launch(demo, settings, assistant, block=True)
     return 0

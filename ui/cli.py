@@ -18,7 +18,7 @@ from ui.flags import Parser, add_settings_flags
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from evals.settings import BeirSettings, BenchSettings, EvalSettings
+    from evals.settings import BeirSettings, BenchSettings, EvalSettings, TrainSettings
     from index.settings import IndexSettings
     from rag.settings import RagSettings, RetrievalSettings
     from ui.settings import UISettings
@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="answer accuracy on a QA dataset")
     add_settings_flags(ev, EvalSettings)
+
+    tr = sub.add_parser("train-answerer", help="train the answer scorer on a QA folder "
+                        "(docs/ + qa.jsonl), cross-validated by document")
+    add_settings_flags(tr, TrainSettings)
 
     er = sub.add_parser("eval-retrieval", help="nDCG/Recall/MRR on a BEIR-layout dataset")
     add_settings_flags(er, BeirSettings)

@@ -19,7 +19,8 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "index":
         return {"build": cmd_build, "info": cmd_info, "show": cmd_show}[args.index_command](args)
     handlers = {"search": cmd_search, "ask": cmd_ask, "chat": cmd_chat, "serve": cmd_serve,
-                "eval": cmd_eval, "eval-retrieval": cmd_eval_retrieval, "bench": cmd_bench}
+                "eval": cmd_eval, "eval-retrieval": cmd_eval_retrieval, "bench": cmd_bench,
+                "train-answerer": cmd_train}
     return handlers[args.command](args)
 
 
@@ -120,7 +121,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     s = index_settings(args)
     retrieval = settings_from_args(RetrievalSettings, args)
     build_if_missing(s)
-    search = HybridSearch(SearchIndex.load(s), Embedder(s.model_path, s.precision, s.batch_size),
+    search = HybridSearch(SearchIndex.load(s), Embedder.from_settings(s),
                           retrieval)
     hits = search.search(Query(args.query))
     if args.json:
@@ -249,3 +250,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from evals.settings import BenchSettings
 
     return run_bench(settings_from_args(BenchSettings, args))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from evals.settings import TrainSettings
+    from evals.train import train_command
+
+    settings = settings_from_args(TrainSettings, args)
+    manifest = train_command(settings)
+    print((settings.report / "report.md").read_text(encoding="utf-8"))
+    print(f"wrote {settings.out} and its manifest; report in {settings.report} "
+          f"({manifest['seconds']['total']} s)")
+    return 0

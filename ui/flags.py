@@ -38,6 +38,9 @@ def _add_field(parser: argparse.ArgumentParser, f: FlatField) -> None:
     if base is bool:
         parser.add_argument(*names, action=argparse.BooleanOptionalAction, **kwargs)
         return
+    if get_origin(base) is list:
+        parser.add_argument(*names, nargs="+", metavar="ITEM", **kwargs)
+        return
     choices = f.choices()
     if choices:
         kwargs["choices"] = choices

@@ -17,7 +17,6 @@ class UISettings(Settings):
     host: str = Field("127.0.0.1", description="bind address")
     port: int = Field(7860, ge=0, le=65535, description="port (0: any free port)")
     auth: tuple[str, str] | None = Field(None, description="USER:PASSWORD required to use the UI")
-    share: bool = Field(False, description="ask Gradio for a public share link")
     feedback_log: Path = Field(Path(".rag/feedback.jsonl"), description="where likes and dislikes go")
     concurrency: int = Field(4, ge=1, le=64, description="answers computed at once")
     mcp: bool = Field(False, description="also serve the ask tool over MCP")

@@ -13,12 +13,13 @@ from evals.load import run_sessions
 @pytest.mark.slow
 def test_32_concurrent_sessions_each_keep_their_own_conversation(ui_server) -> None:  # noqa: ANN001
     url, _, _ = ui_server
-    result = run_sessions(url, sessions=32, turns=3)
-    print(f"\n32 sessions x 3 turns: p50 {result['latency_ms']['p50']} ms, "
-          f"p95 {result['latency_ms']['p95']} ms, wall {result['wall_seconds']} s")
-    assert result["errors"] == 0, result["error_samples"]
-    assert result["requests"] == 96
-    assert result["mixed"] == 0, result["mixed_sessions"]
+    for via in ("api", "gradio"):
+        result = run_sessions(url, sessions=32, turns=3, via=via)
+        print(f"\n32 sessions x 3 turns via {via}: p50 {result['latency_ms']['p50']} ms, "
+              f"p95 {result['latency_ms']['p95']} ms, wall {result['wall_seconds']} s")
+        assert result["errors"] == 0, result["error_samples"]
+        assert result["requests"] == 96
+        assert result["mixed"] == 0, result["mixed_sessions"]
 
 
 @pytest.mark.slow

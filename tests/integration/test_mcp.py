@@ -18,7 +18,7 @@ def test_ask_tool_over_mcp(assistant, tmp_path: Path) -> None:  # noqa: ANN001
     settings = UISettings(rag=assistant.settings, port=free_port(), feedback_log=tmp_path / "f.jsonl",
                           mcp=True)
     demo = build_app(assistant, settings)
-    launch(demo, settings, block=False)
+    server = launch(demo, settings, assistant, block=False)
 
     async def talk() -> tuple[list[str], str]:
         url = f"http://127.0.0.1:{settings.port}/gradio_api/mcp/sse"
@@ -33,7 +33,7 @@ def test_ask_tool_over_mcp(assistant, tmp_path: Path) -> None:  # noqa: ANN001
     try:
         names, text = asyncio.run(asyncio.wait_for(talk(), timeout=60))
     finally:
-        demo.close()
+        server.close()
     assert any(n.endswith("ask") for n in names)
     assert not any("respond" in n or "on_like" in n for n in names)
     assert "Seoul" in text

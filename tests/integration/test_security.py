@@ -44,8 +44,7 @@ def serve(assistant: Assistant, tmp: Path, **extra: Any) -> tuple[Any, str]:
     extra.setdefault("feedback_log", tmp / "fb.jsonl")
     settings = UISettings(rag=assistant.settings, port=free_port(), **extra)
     demo = build_app(assistant, settings)
-    launch(demo, settings, block=False)
-    return demo, f"http://127.0.0.1:{settings.port}/"
+    return launch(demo, settings, assistant, block=False), f"http://127.0.0.1:{settings.port}/"
 
 
 @pytest.mark.browser
@@ -53,7 +52,7 @@ def test_markup_in_documents_and_questions_renders_as_text(hostile: Assistant, t
     require_chromium()
     from playwright.sync_api import sync_playwright
 
-    demo, url = serve(hostile, tmp_path)
+    server, url = serve(hostile, tmp_path)
     try:
         with sync_playwright() as p:
             browser = launch_chromium(p)
@@ -74,13 +73,13 @@ def test_markup_in_documents_and_questions_renders_as_text(hostile: Assistant, t
             assert not dialogs
             browser.close()
     finally:
-        demo.close()
+        server.close()
 
 
 def test_auth_refuses_a_wrong_password_on_the_page_and_the_api(hostile: Assistant, tmp_path: Path) -> None:
     from gradio_client import Client
 
-    demo, url = serve(hostile, tmp_path, auth="alice:correct-horse")
+    server, url = serve(hostile, tmp_path, auth="alice:correct-horse")
     try:
         wrong = httpx.post(url + "login", data={"username": "alice", "password": "nope"}, timeout=10)
         assert wrong.status_code in (400, 401, 403)
@@ -94,7 +93,7 @@ def test_auth_refuses_a_wrong_password_on_the_page_and_the_api(hostile: Assistan
         result = client.predict("What failed twice in the gales?", [], 3, "hybrid", api_name="/ask")
         assert "foghorn" in result["answer"]
     finally:
-        demo.close()
+        server.close()
 
 
 def test_prompt_injection_in_a_document_is_quoted_and_markers_checked(hostile: Assistant) -> None:
@@ -126,7 +125,7 @@ def test_feedback_log_failure_shows_a_message_and_chat_goes_on(hostile: Assistan
         pytest.skip("needs /dev/full")
     from playwright.sync_api import sync_playwright
 
-    demo, url = serve(hostile, tmp_path, feedback_log=Path("/dev/full"))
+    server, url = serve(hostile, tmp_path, feedback_log=Path("/dev/full"))
     try:
         with sync_playwright() as p:
             browser = launch_chromium(p)
@@ -144,4 +143,4 @@ def test_feedback_log_failure_shows_a_message_and_chat_goes_on(hostile: Assistan
                                    timeout=30_000)
             browser.close()
     finally:
-        demo.close()
+        server.close()

@@ -1,0 +1,408 @@
+"""Training and cross-validating the answer scorer (``rag train-answerer``, ``rag eval --folds``).
+
+Every question goes through the assistant's own pipeline up to the candidate sentences
+(resolution, retrieval, features), once. Candidates are labelled from the dataset: a sentence
+answers when it holds a gold answer and overlaps the gold evidence. Then:
+
+- the sentence model (gradient-boosted trees, or logistic regression) learns P(answers);
+- the answer model learns P(answerable) from question-level features of the scored
+  candidates, on out-of-fold sentence probabilities (stacking, so it sees the scores it will
+  see on new questions);
+- the abstention threshold is the answer probability below which a chosen share of the
+  answerable training questions fall (``target_false_abstention``), on out-of-fold scores;
+- the second-sentence ratio is the one with the best out-of-fold accuracy whose mean answer
+  length stays within ``max_mean_words``.
+
+Folds are by document: all questions on one document are in the same fold, so a held-out
+score never comes from a document the model was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from evals.metrics import contains_answer, normalize
+from rag.candidates import QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, question_features
+from rag.scorer import FORMAT, Model
+
+ModelKind = Literal["trees", "logistic"]
+RATIOS = (1.01, 0.9, 0.8, 0.7, 0.6, 0.5)  # 1.01: never a second sentence on probability alone
+
+
+@dataclass
+class Example:
+    """One QA item with its candidate sentences (features, texts) and their labels."""
+
+    item: dict[str, Any]
+    group: str
+    cands: list[Candidate]
+    labels: np.ndarray
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.item["answerable"])
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelKind = "trees"
+    answer_model: ModelKind = "logistic"
+    inner_folds: int = 4
+    target_false_abstention: float = 0.06
+    max_mean_words: float = 30.0
+    seed: int = 0
+
+
+# -- data --------------------------------------------------------------------------------------
+
+def _overlap(a: str, b: str) -> float:
+    ta, tb = set(normalize(a).split()), set(normalize(b).split())
+    return len(ta & tb) / min(len(ta), len(tb)) if ta and tb else 0.0
+
+
+def label(item: dict[str, Any], cands: Sequence[Candidate]) -> np.ndarray:
+    """A candidate answers when it holds a gold answer and (where evidence is given) overlaps it."""
+    if not item["answerable"]:
+        return np.zeros(len(cands), dtype=bool)
+    evidence = item.get("evidence") or []
+    out = []
+    for c in cands:
+        ok = contains_answer(c.text, item.get("answers") or [])
+        if ok and evidence:
+            ok = max(_overlap(c.text, e) for e in evidence) >= 0.6
+        out.append(ok)
+    return np.asarray(out, dtype=bool)
+
+
+def assign_groups(items: list[dict[str, Any]], doc_text: Callable[[str], str]) -> list[str]:
+    """The document of each item. An item without ``docs`` (SQuAD's unanswerable questions)
+    takes the document of the answerable items around it in file order; where those differ,
+    the one sharing more of the question's words."""
+    docs = [it["docs"][0] if it.get("docs") else None for it in items]
+    out: list[str] = []
+    for i, d in enumerate(docs):
+        if d is not None:
+            out.append(d)
+            continue
+        prev = next((docs[j] for j in range(i - 1, -1, -1) if docs[j]), None)
+        nxt = next((docs[j] for j in range(i + 1, len(docs)) if docs[j]), None)
+        options = [x for x in dict.fromkeys([prev, nxt]) if x]
+        if not options:
+            out.append("?")
+            continue
+        words = set(normalize(items[i]["question"]).split())
+        out.append(max(options, key=lambda doc: len(words & set(normalize(doc_text(doc)).split()))))
+    return out
+
+
+def doc_folds(groups: Sequence[str], k: int, seed: int = 0) -> np.ndarray:
+    """Fold of each item: documents shuffled (seeded), each to the fold with fewest items."""
+    sizes: dict[str, int] = defaultdict(int)
+    for g in groups:
+        sizes[g] += 1
+    docs = sorted(sizes)
+    random.Random(seed).shuffle(docs)
+    load = [0] * k
+    fold_of: dict[str, int] = {}
+    for d in sorted(docs, key=lambda d: -sizes[d]):
+        f = min(range(k), key=lambda i: (load[i], i))
+        fold_of[d] = f
+        load[f] += sizes[d]
+    return np.asarray([fold_of[g] for g in groups], dtype=np.int64)
+
+
+def collect(assistant: Any, items: list[dict[str, Any]], groups: list[str],
+            progress: Callable[[int, int], None] | None = None) -> list[Example]:
+    """Candidates and labels of every item, through the assistant's own pipeline."""
+    out = []
+    for n, (item, group) in enumerate(zip(items, groups, strict=True)):
+        prepared = assistant.prepare(item["question"], item["history"])
+        cands = assistant.candidates(prepared)
+        out.append(Example(item, group, cands, label(item, cands)))
+        if progress and (n + 1) % 200 == 0:
+            progress(n + 1, len(items))
+    return out
+
+
+# -- models ------------------------------------------------------------------------------------
+
+def fit_model(x: np.ndarray, y: np.ndarray, kind: ModelKind, seed: int,
+              small: bool = False) -> dict[str, Any]:
+    """Fit and export to the JSON spec rag.scorer.Model reads."""
+    if kind == "logistic":
+        from sklearn.linear_model import LogisticRegression
+
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale[scale == 0] = 1.0
+        clf = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y)
+        return {"type": "logistic", "mean": mean.tolist(), "scale": scale.tolist(),
+                "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0])}
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    clf = HistGradientBoostingClassifier(
+        max_iter=150 if small else 300, learning_rate=0.06, max_leaf_nodes=15 if small else 31,
+        max_depth=6 if small else 8, min_samples_leaf=30 if small else 50, l2_regularization=1.0,
+        early_stopping=False, random_state=seed).fit(x, y)
+    return export_trees(clf)
+
+
+def export_trees(clf: Any) -> dict[str, Any]:
+    trees = [p[0].nodes for p in clf._predictors]
+    width = max(len(t) for t in trees)
+    depth = int(max(t["depth"].max() for t in trees)) + 1
+
+    def pad(field: str, fill: float | int | bool) -> list[list[Any]]:
+        rows = []
+        for t in trees:
+            vals = t[field].tolist() + [fill] * (width - len(t))
+            rows.append(vals)
+        return rows
+
+    spec = {"type": "trees", "baseline": float(np.ravel(clf._baseline_prediction)[0]),
+            "depth": depth, "feature": pad("feature_idx", 0),
+            "threshold": [[float(v) for v in r] for r in pad("num_threshold", 0.0)],
+            "left": pad("left", 0), "right": pad("right", 0),
+            "leaf": [[bool(v) for v in r] for r in pad("is_leaf", True)],
+            "value": [[round(float(v), 9) for v in r] for r in pad("value", 0.0)],
+            "missing_left": [[bool(v) for v in r] for r in pad("missing_go_to_left", True)]}
+    return spec
+
+
+def _sentence_xy(data: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    rows = [e for e in data if e.answerable and e.cands and e.labels.any()]
+    if not rows or all(e.labels.all() for e in rows):
+        raise ValueError("the training data has no answerable question with both a right and a "
+                         "wrong candidate sentence")
+    x = np.concatenate([np.stack([c.features for c in e.cands]) for e in rows])
+    y = np.concatenate([e.labels for e in rows]).astype(np.int64)
+    return x, y
+
+
+def _probs(model: Model, e: Example) -> np.ndarray:
+    return model.proba(np.stack([c.features for c in e.cands])) if e.cands else np.zeros(0)
+
+
+def _qfeats(e: Example, probs: np.ndarray) -> np.ndarray:
+    for c, p in zip(e.cands, probs, strict=True):
+        c.prob = float(p)
+    return question_features(e.cands, probs)
+
+
+def answer_words(e: Example, probs: np.ndarray, ratio: float) -> tuple[str, int]:
+    """The answer text the policy would give from these probabilities (best, maybe second);
+    titles and bylines are never answers."""
+    from rag.extractive import is_title
+
+    order = [i for i in np.argsort(-probs, kind="stable") if not is_title(e.cands[i])]
+    if not order:
+        return "", 0
+    text = e.cands[order[0]].text
+    if len(order) > 1 and probs[order[1]] >= ratio * probs[order[0]]:
+        text += " " + e.cands[order[1]].text
+    return text, len(text.split())
+
+
+def simulate(data: list[Example], probs: list[np.ndarray], pa: np.ndarray, threshold: float,
+             ratio: float) -> dict[str, float]:
+    """Held-out answer metrics of the policy (best sentence, second by ratio, abstention)."""
+    correct = answerable = false_abst = unans = abst_una = 0
+    words: list[int] = []
+    for e, p, a in zip(data, probs, pa, strict=True):
+        abstained = not e.cands or a < threshold
+        if e.answerable:
+            answerable += 1
+            false_abst += abstained
+        else:
+            unans += 1
+            abst_una += abstained
+        if abstained:
+            continue
+        text, n = answer_words(e, p, ratio)
+        if not text:
+            if e.answerable:
+                false_abst += 1
+            else:
+                abst_una += 1
+            continue
+        words.append(n)
+        if e.answerable and n <= 120 and contains_answer(text, e.item["answers"]):
+            correct += 1
+    return {"accuracy": correct / answerable if answerable else 0.0,
+            "false_abstention": false_abst / answerable if answerable else 0.0,
+            "abstention_recall": abst_una / unans if unans else 0.0,
+            "answer_words": float(np.mean(words)) if words else 0.0,
+            "answerable": answerable, "unanswerable": unans}
+
+
+def threshold_for(pa: np.ndarray, answerable: np.ndarray, target: float) -> float:
+    """The answer probability below which ``target`` of the answerable questions fall."""
+    scores = np.sort(pa[answerable])
+    if not len(scores):
+        return 0.5
+    return float(np.quantile(scores, target)) if target > 0 else 0.0
+
+
+def fit_answerer(data: list[Example], cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both models, the threshold and the policy from ``data``; returns (spec, inner metrics)."""
+    groups = [e.group for e in data]
+    if len(set(groups)) < 2:  # one document: folds by item instead
+        groups = [str(i) for i in range(len(data))]
+    inner = doc_folds(groups, max(2, min(cfg.inner_folds, len(set(groups)))), cfg.seed)
+    oof: list[np.ndarray] = [np.zeros(0)] * len(data)
+    for f in range(int(inner.max()) + 1):
+        train = [e for e, g in zip(data, inner, strict=True) if g != f]
+        model = Model(fit_model(*_sentence_xy(train), cfg.model, cfg.seed))
+        for i in np.flatnonzero(inner == f):
+            oof[i] = _probs(model, data[i])
+    q = np.stack([_qfeats(e, p) for e, p in zip(data, oof, strict=True)])
+    a = np.asarray([e.answerable for e in data])
+    # the answer model's own out-of-fold scores choose the threshold and the policy
+    pa_oof = np.zeros(len(data))
+    for f in range(int(inner.max()) + 1):
+        train_idx, test_idx = np.flatnonzero(inner != f), np.flatnonzero(inner == f)
+        am = Model(fit_model(q[train_idx], a[train_idx].astype(np.int64), cfg.answer_model, cfg.seed,
+                             small=True))
+        pa_oof[test_idx] = am.proba(q[test_idx])
+    threshold = threshold_for(pa_oof, a, cfg.target_false_abstention)
+    by_ratio = {r: simulate(data, oof, pa_oof, threshold, r) for r in RATIOS}
+    fitting = [r for r in RATIOS if by_ratio[r]["answer_words"] <= cfg.max_mean_words] or [RATIOS[0]]
+    ratio = max(fitting, key=lambda r: (by_ratio[r]["accuracy"], r))
+    spec = {
+        "format": FORMAT,
+        "sentence_features": SENTENCE_FEATURES,
+        "question_features": QUESTION_FEATURES,
+        "sentence_model": fit_model(*_sentence_xy(data), cfg.model, cfg.seed),
+        "answer_model": fit_model(q, a.astype(np.int64), cfg.answer_model, cfg.seed, small=True),
+        "threshold": threshold,
+        "policy": {"second_ratio": ratio},
+    }
+    inner_metrics = {"threshold": threshold, "second_ratio": ratio,
+                     "by_ratio": {str(r): m for r, m in by_ratio.items()}}
+    return spec, inner_metrics
+
+
+@dataclass
+class HeldOut:
+    """Out-of-fold scores of every example, from models that never saw its document."""
+
+    probs: list[np.ndarray]
+    answer_proba: np.ndarray
+    thresholds: list[float]
+    ratios: list[float]
+    folds: np.ndarray
+
+
+def cross_validate(data: list[Example], k: int, cfg: TrainConfig,
+                   log: Callable[[str], None] = print) -> HeldOut:
+    folds = doc_folds([e.group for e in data], k, cfg.seed)
+    probs: list[np.ndarray] = [np.zeros(0)] * len(data)
+    pa = np.zeros(len(data))
+    thresholds, ratios = [], []
+    for f in range(k):
+        started = time.perf_counter()
+        train = [e for e, g in zip(data, folds, strict=True) if g != f]
+        spec, _ = fit_answerer(train, cfg)
+        sm, am = Model(spec["sentence_model"]), Model(spec["answer_model"])
+        for i in np.flatnonzero(folds == f):
+            probs[i] = _probs(sm, data[i])
+            pa[i] = am.proba(_qfeats(data[i], probs[i]))[0]
+        thresholds.append(spec["threshold"])
+        ratios.append(spec["policy"]["second_ratio"])
+        log(f"fold {f + 1}/{k}: {int((folds == f).sum())} held-out items, "
+            f"threshold {spec['threshold']:.3f}, {time.perf_counter() - started:.0f} s")
+    return HeldOut(probs, pa, thresholds, ratios, folds)
+
+
+def held_out_metrics(data: list[Example], held: HeldOut) -> dict[str, float]:
+    """Each fold's items scored with that fold's own threshold and ratio."""
+    per = []
+    for f in range(int(held.folds.max()) + 1):
+        idx = np.flatnonzero(held.folds == f)
+        per.append(simulate([data[i] for i in idx], [held.probs[i] for i in idx],
+                            held.answer_proba[idx], held.thresholds[f], held.ratios[f]))
+    total_a = sum(m["answerable"] for m in per) or 1
+    total_u = sum(m["unanswerable"] for m in per) or 1
+    return {
+        "accuracy": sum(m["accuracy"] * m["answerable"] for m in per) / total_a,
+        "false_abstention": sum(m["false_abstention"] * m["answerable"] for m in per) / total_a,
+        "abstention_recall": sum(m["abstention_recall"] * m["unanswerable"] for m in per) / total_u,
+        "answer_words": float(np.mean([m["answer_words"] for m in per])),
+        "answerable": total_a, "unanswerable": total_u,
+    }
+
+
+def abstention_curve(data: list[Example], held: HeldOut) -> list[tuple[float, float, float]]:
+    """(threshold, false abstention, abstention recall) over held-out answer probabilities."""
+    a = np.asarray([e.answerable for e in data])
+    pa = held.answer_proba
+    out = []
+    for t in np.unique(np.quantile(pa, np.linspace(0, 1, 101))):
+        out.append((float(t), float((pa[a] < t).mean()) if a.any() else 0.0,
+                    float((pa[~a] < t).mean()) if (~a).any() else 0.0))
+    return out
+
+
+def plot_curve(curves: dict[str, list[tuple[float, float, float]]], path: Path,
+               marks: dict[str, tuple[float, float]] | None = None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, curve in curves.items():
+        ax.plot([c[1] for c in curve], [c[2] for c in curve], label=name)
+    for name, (fa, rec) in (marks or {}).items():
+        ax.plot([fa], [rec], "o")
+        ax.annotate(name, (fa, rec), fontsize=8, xytext=(4, -10), textcoords="offset points")
+    ax.set_xlabel("false abstention (answerable questions refused)")
+    ax.set_ylabel("abstention recall (unanswerable questions refused)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title("Abstention on held-out folds (by document)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def data_hash(dataset: Path, docs: Path) -> str:
+    h = hashlib.sha256(dataset.read_bytes())
+    for p in sorted(docs.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(docs).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def summary_line(name: str, m: dict[str, float]) -> str:
+    return (f"{name}: accuracy {m['accuracy']:.3f}, false abstention {m['false_abstention']:.3f}, "
+            f"abstention recall {m['abstention_recall']:.3f}, {m['answer_words']:.1f} words")
+
+
+def describe(spec: dict[str, Any]) -> dict[str, Any]:
+    def size(m: dict[str, Any]) -> str:
+        return f"{len(m['feature'])} trees" if m["type"] == "trees" else f"{len(m['coef'])} weights"
+
+    return {"sentence_model": size(spec["sentence_model"]), "answer_model": size(spec["answer_model"]),
+            "threshold": round(spec["threshold"], 4), "policy": spec["policy"]}
+
+
+def words_of(text: str) -> int:
+    return len(re.sub(r"\[\d+\]", " ", text).split())
+
+
+__all__ = ["Example", "TrainConfig", "abstention_curve", "assign_groups", "collect", "cross_validate",
+           "data_hash", "describe", "doc_folds", "fit_answerer", "held_out_metrics", "json", "label",
+           "plot_curve", "simulate", "summary_line", "words_of"]

@@ -1,0 +1,128 @@
+"""`rag train-answerer`: collect candidates, cross-validate by document, fit, save, report."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from evals.answerer_train import (
+    TrainConfig,
+    abstention_curve,
+    assign_groups,
+    collect,
+    cross_validate,
+    data_hash,
+    describe,
+    fit_answerer,
+    held_out_metrics,
+    plot_curve,
+    summary_line,
+)
+from evals.run_eval import DatasetError, git_commit, load_items
+from evals.settings import TrainSettings
+from index.embed import model_fingerprint
+from rag.scorer import save_scorer
+
+
+def own_index_dir(docs: Path) -> Path:
+    import hashlib
+
+    key = hashlib.sha256(str(docs.resolve()).encode()).hexdigest()[:8]
+    return Path(".rag/train") / f"{docs.resolve().parent.name}-{key}"
+
+
+def portable_settings(settings: TrainSettings) -> dict[str, Any]:
+    """The settings as JSON, with the embedding model named by its fingerprint, not its path
+    on this machine (the manifest is committed)."""
+    out = json.loads(settings.model_dump_json(exclude={"rag": {"llm"}}))
+    out["rag"]["index"]["model_path"] = model_fingerprint(settings.rag.index.model_path)
+    return out
+
+
+def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
+    from index.build import ensure_index
+    from rag.assistant import Assistant
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True) if log is None else log(msg)
+
+    started = time.perf_counter()
+    data, groups, sources, embedder = [], [], [], None
+    for name, docs, dataset in settings.sources():
+        if not docs.is_dir() or not dataset.is_file():
+            raise DatasetError(f"{name}: needs a documents folder {docs} and a QA file {dataset} "
+                               "(evals/SCHEMA).")
+        items = load_items(dataset, settings.sample, settings.seed)
+        idx = settings.rag.index.model_copy(update={"docs_dir": docs, "index_dir": own_index_dir(docs)})
+        ensure_index(idx, progress=True)
+        assistant = Assistant(settings.rag.model_copy(update={"index": idx}), embedder=embedder)
+        embedder = assistant.embedder
+        docs_of = assign_groups(items, lambda d, docs=docs: (docs / d).read_text(encoding="utf-8",
+                                                                                 errors="replace"))
+        say(f"{name}: collecting candidates for {len(items)} questions on {len(set(docs_of))} "
+            "documents …")
+        found = collect(assistant, items, docs_of, lambda n, total: say(f"  {n}/{total}"))
+        for e in found:
+            e.group = f"{name}/{e.group}"
+        data += found
+        groups += [e.group for e in found]
+        sources.append({"name": name, "items": len(items), "documents": sorted(set(docs_of)),
+                        "sha256": data_hash(dataset, docs)})
+    collect_s = time.perf_counter() - started
+    kinds = [settings.model] + ([k for k in ("trees", "logistic") if k != settings.model]
+                                if settings.compare else [])
+    results: dict[str, Any] = {}
+    curves = {}
+    marks = {}
+    for kind in kinds:
+        cfg = TrainConfig(kind, settings.answer_model,
+                          target_false_abstention=settings.target_false_abstention,
+                          max_mean_words=settings.max_mean_words, seed=settings.seed)
+        t = time.perf_counter()
+        say(f"cross-validating {kind} ({settings.folds} folds by document) …")
+        held = cross_validate(data, settings.folds, cfg, say)
+        m = held_out_metrics(data, held)
+        m["cv_seconds"] = round(time.perf_counter() - t, 1)
+        results[kind] = m
+        curves[kind] = abstention_curve(data, held)
+        marks[f"{kind} (chosen)"] = (m["false_abstention"], m["abstention_recall"])
+        say(summary_line(f"held-out {kind}", m))
+    cfg = TrainConfig(settings.model, settings.answer_model,
+                      target_false_abstention=settings.target_false_abstention,
+                      max_mean_words=settings.max_mean_words, seed=settings.seed)
+    t = time.perf_counter()
+    spec, inner = fit_answerer(data, cfg)
+    fit_s = time.perf_counter() - t
+    manifest = {
+        "trained": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "git_commit": git_commit(),
+        "data": {"sources": sources, "items": len(data),
+                 "documents": sorted({d for src in sources for d in src["documents"]})},
+        "settings": portable_settings(settings),
+        "model": describe(spec),
+        "cross_validated": results,
+        "inner": {k: v for k, v in inner.items() if k != "by_ratio"},
+        "seconds": {"collect": round(collect_s, 1), "final_fit": round(fit_s, 1),
+                    "total": round(time.perf_counter() - started, 1)},
+        "machine": f"{platform.machine()}, Python {platform.python_version()}",
+    }
+    save_scorer(spec, manifest, settings.out)
+    report = settings.report
+    report.mkdir(parents=True, exist_ok=True)
+    plot_curve(curves, report / "abstention_curve.png", marks)
+    (report / "metrics.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    lines = ["# Answer scorer", "", f"{len(data)} questions on {len(set(groups))} documents, "
+             f"{settings.folds}-fold cross-validation by document.", "",
+             "| model | accuracy | false abstention | abstention recall | mean words | CV seconds |",
+             "|---|---|---|---|---|---|"]
+    for kind, m in results.items():
+        lines.append(f"| {kind} | {m['accuracy']:.3f} | {m['false_abstention']:.3f} | "
+                     f"{m['abstention_recall']:.3f} | {m['answer_words']:.1f} | {m['cv_seconds']} |")
+    lines += ["", "![abstention curve](abstention_curve.png)", "",
+              f"Saved {settings.out} ({settings.out.stat().st_size / 1e6:.2f} MB): {describe(spec)}"]
+    (report / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return manifest

@@ -1,0 +1,163 @@
+"""The query encoder on ONNX Runtime: the sentence-transformers model exported once from the
+local model folder (never downloaded), cached by the model's fingerprint, checked by SHA-256
+on load.
+
+Only models whose pipeline is a transformer followed by mean pooling (and optionally
+normalisation), like the bundled all-MiniLM-L6-v2, are exported; anything else raises
+``OnnxUnavailable`` and the caller keeps PyTorch. Vectors match PyTorch's to a cosine of
+1.0000 (tests/integration/test_onnx.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import RagError
+
+log = logging.getLogger(__name__)
+EXPORT_VERSION = 1
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class OnnxUnavailable(RagError):
+    """ONNX Runtime is missing, or this model cannot be exported; PyTorch is used instead."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def export_dir(cache_dir: Path, fingerprint: dict[str, Any]) -> Path:
+    return Path(cache_dir) / f"onnx-{fingerprint['name']}-{fingerprint['sha256'][:16]}-v{EXPORT_VERSION}"
+
+
+def pooling_mode(config: dict[str, Any]) -> str | None:
+    """"mean", "cls", ...: sentence-transformers 6 writes ``pooling_mode``, older versions one
+    ``pooling_mode_<name>_tokens`` flag per mode."""
+    if isinstance(config.get("pooling_mode"), str):
+        return config["pooling_mode"]
+    on = [k for k, v in config.items() if k.startswith("pooling_mode_") and v]
+    if len(on) != 1:
+        return None
+    return on[0].removeprefix("pooling_mode_").removesuffix("_tokens")
+
+
+def export(model: Any, fingerprint: dict[str, Any], target: Path) -> Path:
+    """Export a loaded SentenceTransformer's transformer to ``target/model.onnx`` (written in a
+    temporary folder beside it and moved into place, so a crash leaves no half file)."""
+    import torch
+
+    modules = list(model)
+    names = [type(m).__name__ for m in modules]
+    if len(modules) < 2 or names[1] != "Pooling" or not all(n == "Normalize" for n in names[2:]):
+        raise OnnxUnavailable(f"only transformer + mean pooling models are exported, not {names}")
+    if pooling_mode(modules[1].get_config_dict()) != "mean":
+        raise OnnxUnavailable(f"only mean pooling is exported, not {modules[1].get_config_dict()}")
+    bert = modules[0].auto_model.eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+            return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+
+    sample = model.tokenize(["An example sentence for tracing.", "Another one."])
+    args = tuple(sample[k] if k in sample else torch.zeros_like(sample["input_ids"]) for k in INPUTS)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
+    except OSError as exc:
+        raise OnnxUnavailable(f"cannot write the ONNX export under {target.parent}: {exc}") from exc
+    try:
+        import warnings
+
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")  # tracer notes about constant shapes in masking code
+            torch.onnx.export(Hidden(), args, str(tmp / "model.onnx"), input_names=list(INPUTS),
+                              output_names=["hidden"], opset_version=17, dynamo=False,
+                              dynamic_axes={k: {0: "batch", 1: "tokens"} for k in (*INPUTS, "hidden")})
+        meta = {"export_version": EXPORT_VERSION, "model": fingerprint,
+                "max_seq_length": int(model.max_seq_length), "torch": torch.__version__,
+                "sha256": file_sha256(tmp / "model.onnx")}
+        (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OnnxUnavailable):
+            raise
+        raise OnnxUnavailable(f"ONNX export failed: {exc}") from exc
+    return target
+
+
+class OnnxQueryEncoder:
+    """Tokenise with the model's own tokenizer.json, run the exported transformer, mean-pool
+    and normalise: what sentence-transformers does, without PyTorch on the query path."""
+
+    def __init__(self, folder: Path, model_path: str, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from exc
+        meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+        if file_sha256(folder / "model.onnx") != meta.get("sha256"):
+            raise OnnxUnavailable(f"{folder / 'model.onnx'} does not match its export.json")
+        self.meta = meta
+        self.tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+        self.tokenizer.enable_truncation(int(meta["max_seq_length"]))
+        self.tokenizer.no_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options,
+                                            providers=["CPUExecutionProvider"])
+
+    @classmethod
+    def load_or_export(cls, model_path: str, cache_dir: Path, fingerprint: dict[str, Any],
+                       model: Any) -> OnnxQueryEncoder:
+        """``model``: a callable returning the loaded SentenceTransformer (only needed to export)."""
+        folder = export_dir(cache_dir, fingerprint)
+        if not (folder / "export.json").is_file():
+            log.info("Exporting the query encoder to ONNX in %s (once per model)", folder)
+            export(model(), fingerprint, folder)
+        try:
+            return cls(folder, model_path)
+        except OnnxUnavailable:
+            log.warning("The cached ONNX export in %s is damaged; exporting it again", folder)
+            export(model(), fingerprint, folder)
+            return cls(folder, model_path)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        # padded here, not by the tokenizer: its padding switch is shared state across threads
+        encoded = self.tokenizer.encode_batch(texts)
+        width = max((len(e.ids) for e in encoded), default=0)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for i, e in enumerate(encoded):
+            n = len(e.ids)
+            ids[i, :n], mask[i, :n], types[i, :n] = e.ids, e.attention_mask, e.type_ids
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                         "token_type_ids": types})[0]
+        summed = (hidden * mask[..., None]).sum(axis=1)
+        vecs = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return np.ascontiguousarray(vecs / norms, dtype=np.float32)

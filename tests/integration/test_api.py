@@ -1,0 +1,77 @@
+"""POST /api/ask: the plain JSON route served beside the chat page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag.assistant import Assistant
+
+
+def test_api_answers_like_rag_ask_json(ui_server, assistant: Assistant) -> None:  # noqa: ANN001
+    url = ui_server[0]
+    question = "Where does Andrei Lankov live now?"
+    r = httpx.post(url + "api/ask", json={"question": question}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    direct = assistant.answer(question).to_json()
+    assert set(body) == set(direct)
+    assert body["answer"] == direct["answer"] and "Seoul" in body["answer"]
+    assert [c["passage_id"] for c in body["citations"]] == [c["passage_id"] for c in direct["citations"]]
+
+
+def test_api_follow_up_uses_the_history(ui_server) -> None:  # noqa: ANN001
+    url = ui_server[0]
+    first = httpx.post(url + "api/ask", json={"question": "Who is Andrei Lankov?"}, timeout=60).json()
+    history = [{"role": "user", "content": "Who is Andrei Lankov?"},
+               {"role": "assistant", "content": first["answer"]}]
+    r = httpx.post(url + "api/ask", json={"question": "Where does he live now?", "history": history,
+                                          "k": 3, "mode": "hybrid"}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert "Lankov" in r.json()["resolved_query"] and "Seoul" in r.json()["answer"]
+
+
+@pytest.mark.parametrize("body", [
+    {},
+    {"question": ""},
+    {"question": "   "},
+    {"question": 42},
+    {"question": "Who?", "k": 0},
+    {"question": "Who?", "k": 21},
+    {"question": "Who?", "mode": "psychic"},
+    {"question": "Who?", "history": [{"role": "system", "content": "x"}]},
+    {"question": "Who?", "history": "not a list"},
+    {"question": "Who?", "surprise": 1},
+])
+def test_api_bad_input_is_a_422_with_a_reason(ui_server, body: dict) -> None:  # noqa: ANN001
+    r = httpx.post(ui_server[0] + "api/ask", json=body, timeout=30)
+    assert r.status_code == 422, (body, r.status_code, r.text)
+    assert r.json()["detail"]
+
+
+def test_api_rejects_non_json(ui_server) -> None:  # noqa: ANN001
+    r = httpx.post(ui_server[0] + "api/ask", content=b"question=hi",
+                   headers={"content-type": "application/x-www-form-urlencoded"}, timeout=30)
+    assert r.status_code == 422
+
+
+def test_api_needs_credentials_when_auth_is_set(assistant: Assistant, tmp_path: Path) -> None:
+    from evals.load import free_port
+    from ui.app import build_app, launch
+    from ui.settings import UISettings
+
+    settings = UISettings(rag=assistant.settings, port=free_port(), auth="alice:correct-horse",
+                          feedback_log=tmp_path / "fb.jsonl")
+    server = launch(build_app(assistant, settings), settings, assistant, block=False)
+    try:
+        ask = {"question": "Where does Andrei Lankov live now?"}
+        url = server.url + "api/ask"
+        assert httpx.post(url, json=ask, timeout=30).status_code == 401
+        assert httpx.post(url, json=ask, auth=("alice", "nope"), timeout=30).status_code == 401
+        assert httpx.post(url, json=ask, auth=("bob", "correct-horse"), timeout=30).status_code == 401
+        ok = httpx.post(url, json=ask, auth=("alice", "correct-horse"), timeout=60)
+        assert ok.status_code == 200 and "Seoul" in ok.json()["answer"]
+    finally:
+        server.close()

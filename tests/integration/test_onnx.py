@@ -1,0 +1,69 @@
+"""The ONNX Runtime query encoder: same vectors as PyTorch, cached once, checked, and a clean
+fallback to PyTorch when it cannot run."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.embed import Embedder, model_fingerprint
+from index.onnx_encoder import OnnxUnavailable, export_dir
+
+
+def questions(dev_items: list[dict]) -> list[str]:
+    return [d["question"] for d in dev_items]
+
+
+def test_onnx_vectors_match_pytorch(embedder: Embedder, dev_items: list[dict]) -> None:
+    assert embedder.query_engine == "onnx"
+    qs = questions(dev_items)
+    torch_vecs = embedder.model.encode(qs, normalize_embeddings=True)
+    batch = embedder.encode_queries(qs)
+    single = np.stack([embedder.encode_query(q) for q in qs])
+    assert (batch * torch_vecs).sum(axis=1).min() > 0.9999
+    assert (single * torch_vecs).sum(axis=1).min() > 0.9999
+    assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+    # a text longer than the model reads is truncated as sentence-transformers truncates it
+    long = " ".join(["the lighthouse keeper wrote in the log"] * 80)
+    assert float(embedder.encode_query(long) @ embedder.model.encode(long, normalize_embeddings=True)) > 0.9999
+
+
+def test_export_is_cached_and_a_damaged_one_is_redone(embedder: Embedder, tmp_path: Path,
+                                                      model_path: str) -> None:
+    fresh = Embedder(model_path, "fp32", query_encoder="onnx", cache_dir=tmp_path)
+    fresh._model = embedder.model  # share the loaded weights; the export still runs
+    fresh.encode_query("warm")
+    folder = export_dir(tmp_path, model_fingerprint(model_path))
+    onnx_file = folder / "model.onnx"
+    stamp = onnx_file.stat().st_mtime_ns
+    again = Embedder(model_path, "fp32", query_encoder="onnx", cache_dir=tmp_path)
+    again._model = embedder.model
+    v = again.encode_query("Where is he based now?")
+    assert onnx_file.stat().st_mtime_ns == stamp  # reused, not exported again
+    with open(onnx_file, "r+b") as f:  # flip bytes in the middle of the weights
+        f.seek(onnx_file.stat().st_size // 2)
+        f.write(b"\0" * 64)
+    damaged = Embedder(model_path, "fp32", query_encoder="onnx", cache_dir=tmp_path)
+    damaged._model = embedder.model
+    assert np.allclose(damaged.encode_query("Where is he based now?"), v, atol=1e-5)
+    assert not list(tmp_path.glob(".export-*"))  # no half-written folders left behind
+
+
+def test_auto_falls_back_to_pytorch_and_onnx_alone_says_why(embedder: Embedder, tmp_path: Path,
+                                                            model_path: str,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    auto = Embedder(model_path, "fp32", query_encoder="auto", cache_dir=blocked)
+    auto._model = embedder.model
+    with caplog.at_level(logging.WARNING):
+        v = auto.encode_query("Where is he based now?")
+    assert auto.query_engine == "torch" and "PyTorch" in caplog.text
+    assert float(v @ embedder.encode_query("Where is he based now?")) > 0.9999
+    strict = Embedder(model_path, "fp32", query_encoder="onnx", cache_dir=blocked)
+    strict._model = embedder.model
+    with pytest.raises(OnnxUnavailable):
+        strict.encode_query("Where is he based now?")

@@ -1,0 +1,145 @@
+"""The answer scorer's models against sklearn, its files against their manifest, and the
+answer built from scored candidates on made-up passages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evals.answerer_train import export_trees, fit_model
+from index.types import Passage
+from rag.candidates import QUESTION_FEATURES, SENTENCE_FEATURES, Candidate
+from rag.extractive import ABSTAIN_TEXT, ExtractiveAnswerer
+from rag.scorer import FORMAT, AnswerScorer, Model, ScorerError, save_scorer
+from rag.types import Hit
+
+
+def toy(n: int = 400, d: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d))
+    y = (x[:, 0] + 0.5 * x[:, 1] * x[:, 2] + 0.3 * rng.normal(size=n) > 0).astype(np.int64)
+    return x, y
+
+
+def test_exported_trees_predict_what_sklearn_predicts() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x, y = toy()
+    x[::17, 3] = np.nan  # missing values take the learned side
+    clf = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x, y)
+    ours = Model(export_trees(clf)).proba(x)
+    assert np.allclose(ours, clf.predict_proba(x)[:, 1], atol=1e-5)
+
+
+def test_logistic_spec_predicts_what_sklearn_predicts() -> None:
+    x, y = toy(seed=1)
+    spec = fit_model(x, y, "logistic", seed=0)
+    p = Model(spec).proba(x)
+    assert ((p > 0.5) == y).mean() > 0.8
+    assert np.all((p > 0) & (p < 1))
+
+
+def spec_for(sentence_weights: dict[str, float], answer_bias: float, threshold: float) -> dict:
+    """A hand-made logistic scorer: probability rises with the named features."""
+    coef = [sentence_weights.get(n, 0.0) for n in SENTENCE_FEATURES]
+    qcoef = [1.0 if n == "p1" else 0.0 for n in QUESTION_FEATURES]
+    ones = [1.0] * len(SENTENCE_FEATURES)
+    return {"format": FORMAT, "sentence_features": SENTENCE_FEATURES, "question_features": QUESTION_FEATURES,
+            "sentence_model": {"type": "logistic", "mean": [0.0] * len(ones), "scale": ones,
+                               "coef": coef, "intercept": -2.0},
+            "answer_model": {"type": "logistic", "mean": [0.0] * len(qcoef), "scale": [1.0] * len(qcoef),
+                             "coef": qcoef, "intercept": answer_bias},
+            "threshold": threshold, "policy": {"second_ratio": 1.01}}
+
+
+def test_save_and_load_check_the_manifest(tmp_path: Path) -> None:
+    path = tmp_path / "answerer.json"
+    save_scorer(spec_for({"lex": 4.0}, 0.0, 0.5), {"data": {"documents": ["a.txt"]}}, path)
+    scorer = AnswerScorer.load(path)
+    assert scorer.threshold == 0.5 and scorer.manifest["data"]["documents"] == ["a.txt"]
+    spec = json.loads(path.read_text())
+    spec["threshold"] = 0.1
+    path.write_text(json.dumps(spec))
+    with pytest.raises(ScorerError, match="does not match its manifest"):
+        AnswerScorer.load(path)
+    with pytest.raises(ScorerError, match="No answer scorer"):
+        AnswerScorer.load(tmp_path / "missing.json")
+
+
+def test_other_features_need_retraining() -> None:
+    spec = spec_for({}, 0.0, 0.5)
+    spec["sentence_features"] = ["cos"]
+    with pytest.raises(ScorerError, match="rag train-answerer"):
+        AnswerScorer.from_spec(spec)
+
+
+TEXT = ("The lighthouse was built in 1871 by the harbour board. It guided ships past the reef. "
+        "Keepers lived there until 1965. The light now runs by itself.")
+
+
+def candidates(lex: list[float]) -> tuple[list[Candidate], list[Hit]]:
+    starts = [0, TEXT.index("It guided"), TEXT.index("Keepers"), TEXT.index("The light now")]
+    ends = [TEXT.index(" It guided"), TEXT.index(" Keepers"), TEXT.index(" The light now"), len(TEXT)]
+    p = Passage("p1", "light.txt", TEXT, 0, len(TEXT), "Lighthouse", "", tuple(zip(starts, ends, strict=True)))
+    hit = Hit(p, 1.0, 1)
+    col = SENTENCE_FEATURES.index("lex")
+    out = []
+    for (s, e), v in zip(zip(starts, ends, strict=True), lex, strict=True):
+        f = np.zeros(len(SENTENCE_FEATURES), dtype=np.float32)
+        f[col] = v
+        out.append(Candidate(hit, s, e, TEXT[s:e], f))
+    return out, [hit]
+
+
+def test_the_answer_leads_with_the_likeliest_sentence_and_cites_it() -> None:
+    scorer = AnswerScorer.from_spec(spec_for({"lex": 6.0}, 0.0, 0.3))
+    cands, hits = candidates([0.1, 0.2, 0.9, 0.1])
+    answer = ExtractiveAnswerer(scorer).answer("Until when did keepers live there?", cands, hits)
+    assert not answer.abstained
+    assert answer.text == "Keepers lived there until 1965. [1]"
+    c = answer.citations[0]
+    assert TEXT[c.sentence_start:c.sentence_end] == "Keepers lived there until 1965."
+    assert answer.confidence is not None and answer.confidence >= 0.3
+
+
+def test_low_answer_probability_abstains_with_the_hits_as_reading() -> None:
+    scorer = AnswerScorer.from_spec(spec_for({"lex": 6.0}, -5.0, 0.5))
+    cands, hits = candidates([0.1, 0.2, 0.3, 0.1])
+    answer = ExtractiveAnswerer(scorer).answer("Who painted the light?", cands, hits)
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.hits == tuple(hits)
+
+
+def test_a_back_reference_brings_the_sentence_it_leans_on() -> None:
+    scorer = AnswerScorer.from_spec(spec_for({"lex": 6.0}, 0.0, 0.1))
+    cands, hits = candidates([0.2, 0.9, 0.1, 0.1])
+    answer = ExtractiveAnswerer(scorer).answer("What guided ships past the reef?", cands, hits)
+    assert answer.text.startswith("The lighthouse was built in 1871")
+    assert "It guided ships past the reef." in answer.text
+    assert len(answer.citations) == 2
+
+
+def test_a_close_second_sentence_joins_only_under_the_ratio() -> None:
+    cands, hits = candidates([0.1, 0.2, 0.9, 0.85])
+    spec = spec_for({"lex": 6.0}, 0.0, 0.1)
+    one = ExtractiveAnswerer(AnswerScorer.from_spec(spec)).answer("Keepers?", cands, hits)
+    assert len(one.citations) == 1
+    spec["policy"]["second_ratio"] = 0.8
+    two = ExtractiveAnswerer(AnswerScorer.from_spec(spec)).answer("Keepers?", cands, hits)
+    assert len(two.citations) == 2 and two.text.index("Keepers") < two.text.index("The light now")
+
+
+def test_a_follow_up_does_not_repeat_what_was_already_said() -> None:
+    scorer = AnswerScorer.from_spec(spec_for({"lex": 6.0}, 0.0, 0.3))
+    cands, hits = candidates([0.1, 0.2, 0.9, 0.7])
+    said = SENTENCE_FEATURES.index("said")
+    cands[2].features[said] = 1.0  # "Keepers lived there until 1965." was the last answer
+    answer = ExtractiveAnswerer(scorer).answer("And now?", cands, hits)
+    assert answer.text.startswith("The light now runs by itself.")
+    # but when nothing new is likely enough, the said sentence stands
+    cands, hits = candidates([0.0, 0.1, 0.9, 0.1])
+    cands[2].features[said] = 1.0
+    answer = ExtractiveAnswerer(scorer).answer("And now?", cands, hits)
+    assert answer.text.startswith("Keepers lived there until 1965.")
