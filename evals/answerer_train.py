@@ -34,10 +34,12 @@ import numpy as np
 
 from evals.metrics import contains_answer, normalize
 from rag.candidates import QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, question_features
-from rag.scorer import FORMAT, Model
+from rag.scorer import FORMAT, Model, ScorerError
 
 ModelKind = Literal["trees", "logistic"]
 RATIOS = (1.01, 0.9, 0.8, 0.7, 0.6, 0.5)  # 1.01: never a second sentence on probability alone
+
+MIN_ITEMS, MIN_PER_CLASS = 100, 10  # below this the inner folds cannot fit both models
 
 
 @dataclass
@@ -255,6 +257,12 @@ def threshold_for(pa: np.ndarray, answerable: np.ndarray, target: float) -> floa
 
 def fit_answerer(data: list[Example], cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Both models, the threshold and the policy from ``data``; returns (spec, inner metrics)."""
+    answerable = sum(e.answerable for e in data)
+    if len(data) < MIN_ITEMS or min(answerable, len(data) - answerable) < MIN_PER_CLASS:
+        raise ScorerError(
+            f"Too few questions to train an answer scorer on: {len(data)} ({answerable} answerable, "
+            f"{len(data) - answerable} unanswerable); it needs at least {MIN_ITEMS}, with "
+            f"{MIN_PER_CLASS} of each kind. Use fewer --folds or a larger question set.")
     groups = [e.group for e in data]
     if len(set(groups)) < 2:  # one document: folds by item instead
         groups = [str(i) for i in range(len(data))]

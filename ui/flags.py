@@ -32,7 +32,10 @@ def _add_field(parser: argparse.ArgumentParser, f: FlatField) -> None:
     base = _base_type(f.annotation)
     default = "the bundled model" if f.name == "model_path" else (
         f.default.value if isinstance(f.default, Enum) else f.default)
-    help_text = f"{f.description} (default: {default}; env {f.env})" if f.description else argparse.SUPPRESS
+    from pydantic_core import PydanticUndefined
+
+    given = "required" if default is PydanticUndefined else f"default: {default}"
+    help_text = f"{f.description} ({given}; env {f.env})" if f.description else argparse.SUPPRESS
     names = [f.flag, *f.aliases]
     kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text}
     if base is bool:

@@ -95,5 +95,7 @@ def test_squad_sample_regression_gate(squad_assistant) -> None:  # noqa: ANN001
     assert auc >= FLOORS["auc"], auc
 
 
-# a little below what `pytest tests/integration/test_answerer.py` measured (README, "Answer scorer")
-FLOORS = {"accuracy": 0.0, "false_abstention": 1.0, "abstention": 0.0, "words": 100}
+# a little below what the bundled scorer measured on this sample (`rag eval --docs
+# ../shared/evals/squad2_dev/docs --dataset ../shared/evals/squad2_dev/qa.jsonl --sample 300
+# --seed 7`): accuracy 0.875, false abstention 0.028, abstention 0.154, 32.5 words, AUC 0.714
+FLOORS = {"accuracy": 0.82, "false_abstention": 0.07, "abstention": 0.08, "words": 36, "auc": 0.65}

@@ -143,3 +143,13 @@ def test_a_follow_up_does_not_repeat_what_was_already_said() -> None:
     cands[2].features[said] = 1.0
     answer = ExtractiveAnswerer(scorer).answer("And now?", cands, hits)
     assert answer.text.startswith("Keepers lived there until 1965.")
+
+
+def test_too_few_questions_to_train_on_is_a_clear_error() -> None:
+    from evals.answerer_train import Example, TrainConfig, fit_answerer
+
+    cands, _ = candidates([0.1, 0.2, 0.9, 0.1])
+    data = [Example({"answerable": i % 2 == 0}, f"doc{i % 2}", cands, np.array([0, 0, 1, 0]))
+            for i in range(20)]
+    with pytest.raises(ScorerError, match="Too few questions.*20"):
+        fit_answerer(data, TrainConfig())
