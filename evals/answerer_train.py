@@ -396,7 +396,9 @@ def data_hash(dataset: Path, docs: Path) -> str:
 
 def summary_line(name: str, m: dict[str, float]) -> str:
     return (f"{name}: accuracy {m['accuracy']:.3f}, false abstention {m['false_abstention']:.3f}, "
-            f"abstention recall {m['abstention_recall']:.3f}, {m['answer_words']:.1f} words")
+            f"abstention recall {m['abstention_recall']:.3f}, {m['answer_words']:.1f} words"
+            + "".join(f", {k.replace('_', ' ')} {m[k]:.3f}" for k in
+                      ("abstention_on_topic", "abstention_off_topic") if k in m))
 
 
 def describe(spec: dict[str, Any]) -> dict[str, Any]:

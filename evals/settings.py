@@ -83,6 +83,8 @@ class TrainSettings(Settings):
     answer_model: Literal["trees", "logistic"] = Field(
         "logistic", description="model family of the answerability model")
     compare: bool = Field(True, description="also cross-validate the other model family")
+    off_topic: int = Field(300, ge=0, le=5000, description="questions from the other training "
+                           "sets asked of each set as unanswerable (0: none)")
     target_false_abstention: float = Field(0.06, ge=0, le=0.5, description="share of answerable "
                                            "training questions allowed below the threshold")
     max_mean_words: float = Field(30.0, ge=5, description="longest mean answer the policy may choose")

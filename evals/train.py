@@ -43,6 +43,46 @@ def portable_settings(settings: TrainSettings) -> dict[str, Any]:
     return out
 
 
+def abstention_by_kind(data: list[Any], held: Any) -> dict[str, float]:
+    """Held-out abstention on the sets' own unanswerable questions and on the off-topic ones,
+    each fold at its own threshold."""
+    out = {}
+    for key, pick in (("abstention_on_topic", lambda e: e.item.get("type") != "off-topic"),
+                      ("abstention_off_topic", lambda e: e.item.get("type") == "off-topic")):
+        idx = [i for i, e in enumerate(data) if not e.answerable and pick(e)]
+        if idx:
+            out[key] = float(sum(held.answer_proba[i] < held.thresholds[held.folds[i]]
+                                 for i in idx) / len(idx))
+    return out
+
+
+def off_topic_examples(asked: list[tuple[str, Any, list[dict[str, Any]]]], per_source: int,
+                       seed: int, say: Any) -> list[Any]:
+    """Questions about other collections, asked of each collection and labelled unanswerable.
+
+    The shared sets' unanswerable questions are all on topic (SQuAD 2.0's were written against
+    the paragraph), so without these the scorer never sees a question its documents are not
+    about at all. Each collection gets ``per_source`` opening questions (no history) drawn,
+    seeded, from the other sets; they form their own cross-validation groups."""
+    import random
+
+    from evals.answerer_train import collect
+
+    out = []
+    for name, assistant, _ in asked:
+        pool = [it for other, _, items in asked if other != name for it in items
+                if not it["history"] and it["answerable"]]
+        if not pool:
+            continue
+        picked = random.Random(seed).sample(pool, min(per_source, len(pool)))
+        items = [{**it, "id": f"off-topic/{name}/{it['id']}", "answerable": False, "answers": [],
+                  "evidence": [], "docs": [], "type": "off-topic"} for it in picked]
+        say(f"{name}: {len(items)} questions about other collections (off topic) …")
+        found = collect(assistant, items, [f"off-topic/{name}/{i % 10}" for i in range(len(items))])
+        out += found
+    return out
+
+
 def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     from index.build import ensure_index
     from rag.assistant import Assistant
@@ -52,6 +92,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
 
     started = time.perf_counter()
     data, groups, sources, embedder = [], [], [], None
+    asked: list[tuple[str, Any, list[dict[str, Any]]]] = []
     for name, docs, dataset in settings.sources():
         if not docs.is_dir() or not dataset.is_file():
             raise DatasetError(f"{name}: needs a documents folder {docs} and a QA file {dataset} "
@@ -72,6 +113,9 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         groups += [e.group for e in found]
         sources.append({"name": name, "items": len(items), "documents": sorted(set(docs_of)),
                         "sha256": data_hash(dataset, docs)})
+        asked.append((name, assistant, items))
+    off = off_topic_examples(asked, settings.off_topic, settings.seed, say)
+    data += off
     collect_s = time.perf_counter() - started
     kinds = [settings.model] + ([k for k in ("trees", "logistic") if k != settings.model]
                                 if settings.compare else [])
@@ -86,6 +130,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         say(f"cross-validating {kind} ({settings.folds} folds by document) …")
         held = cross_validate(data, settings.folds, cfg, say)
         m = held_out_metrics(data, held)
+        m.update(abstention_by_kind(data, held))
         m["cv_seconds"] = round(time.perf_counter() - t, 1)
         results[kind] = m
         curves[kind] = abstention_curve(data, held)
@@ -117,11 +162,14 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     (report / "metrics.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     lines = ["# Answer scorer", "", f"{len(data)} questions on {len(set(groups))} documents, "
              f"{settings.folds}-fold cross-validation by document.", "",
-             "| model | accuracy | false abstention | abstention recall | mean words | CV seconds |",
-             "|---|---|---|---|---|---|"]
+             "| model | accuracy | false abstention | abstention (on topic) | abstention (off topic) "
+             "| mean words | CV seconds |",
+             "|---|---|---|---|---|---|---|"]
     for kind, m in results.items():
-        lines.append(f"| {kind} | {m['accuracy']:.3f} | {m['false_abstention']:.3f} | "
-                     f"{m['abstention_recall']:.3f} | {m['answer_words']:.1f} | {m['cv_seconds']} |")
+        on = m.get("abstention_on_topic", m["abstention_recall"])
+        off = f"{m['abstention_off_topic']:.3f}" if "abstention_off_topic" in m else "-"
+        lines.append(f"| {kind} | {m['accuracy']:.3f} | {m['false_abstention']:.3f} | {on:.3f} | {off} | "
+                     f"{m['answer_words']:.1f} | {m['cv_seconds']} |")
     lines += ["", "![abstention curve](abstention_curve.png)", "",
               f"Saved {settings.out} ({settings.out.stat().st_size / 1e6:.2f} MB): {describe(spec)}"]
     (report / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from rag.candidates import BACK_REFERENCE, SENTENCE_FEATURES, Candidate, question_features
+from rag.qtype import answer_span, expected_kind
 from rag.scorer import AnswerScorer
 from rag.types import Answer, Citation, Hit
 
@@ -65,7 +66,7 @@ class ExtractiveAnswerer:
                 chosen.append(extra)
                 hits = [*hits, *({h.passage.id: h for h in [extra.hit]
                                   if h.passage.id not in {x.passage.id for x in hits}}.values())]
-        return replace(compose(chosen, hits, resolved), confidence=answerable)
+        return replace(compose(chosen, hits, resolved, resolved or question), confidence=answerable)
 
     def _bridged(self, chosen: list[Candidate], found: list[Candidate]) -> Candidate | None:
         docs = {c.hit.passage.doc_id for c in chosen}
@@ -153,12 +154,15 @@ def is_title(c: Candidate) -> bool:
     return bool(c.features[TITLE]) or not re.search(r"[.!?…][\"'”’)\]]*$", c.text.strip())
 
 
-def compose(chosen: list[Candidate], hits: list[Hit], resolved: str = "") -> Answer:
+def compose(chosen: list[Candidate], hits: list[Hit], resolved: str = "", question: str = "") -> Answer:
+    """The chosen sentences with their markers; the phrase that answers ``question`` is marked
+    in the lead sentence's citation."""
     # the best sentence's document first, in reading order; other documents after it
     lead = chosen[0].hit.passage.doc_id
     same = sorted((c for c in chosen if c.hit.passage.doc_id == lead), key=lambda c: c.start)
     other = sorted((c for c in chosen if c.hit.passage.doc_id != lead), key=lambda c: (c.hit.rank, c.start))
     ordered = same + other
+    kind = expected_kind(question)
     markers: dict[str, int] = {}
     parts, citations = [], []
     for c in ordered:
@@ -167,7 +171,9 @@ def compose(chosen: list[Candidate], hits: list[Hit], resolved: str = "") -> Ans
             markers[pid] = len(markers) + 1
         m = markers[pid]
         parts.append(f"{c.text.strip()} [{m}]")
-        citations.append(Citation(m, c.hit.passage, c.start, c.end))
+        span = answer_span(kind, c.text, question) if c is chosen[0] else None
+        phrase = (c.start + span[0], c.start + span[1]) if span else None
+        citations.append(Citation(m, c.hit.passage, c.start, c.end, phrase))
     return Answer(" ".join(parts), tuple(citations), False, tuple(hits), resolved_query=resolved)
 
 

@@ -8,6 +8,7 @@ where, when) only favour sentences that offer them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 MONTH = (r"(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|"
          r"sep(t(ember)?)?|oct(ober)?|nov(ember)?|dec(ember)?)")
@@ -34,6 +35,7 @@ UNIT = re.compile(
     r"million|billion|trillion)\b|[$€£¥%]",
     re.I,
 )
+UNIT_AFTER = re.compile(rf"(\s*(?:{UNIT.pattern}))+", re.I)
 _AUX = (r"(is|are|was|were|do|does|did|have|has|had|will|would|could|can|should|might|must|"
         r"in|of|on|at|by|for|to|from|that|when|did)")
 
@@ -117,3 +119,52 @@ def offers(kind: str | None, sentence: str, question: str) -> bool:
     if kind in ("name", "who", "where"):
         return bool(_new_caps(sentence, question))
     return True
+
+
+def _caps_runs(sentence: str, question: str) -> list[tuple[int, int]]:
+    """Runs of capitalised words the question does not hold ("Maria van Dorp", "New York")."""
+    new = set(_new_caps(sentence, question))
+    runs: list[tuple[int, int]] = []
+    for m in re.finditer(r"[\w'’-]+", sentence):
+        if m.group(0) not in new or m.start() == 0:
+            continue
+        if runs and re.fullmatch(r"\s+|\s+(of|de|la|van|von|the)\s+", sentence[runs[-1][1]:m.start()]):
+            runs[-1] = (runs[-1][0], m.end())
+        else:
+            runs.append((m.start(), m.end()))
+    return runs
+
+
+def answer_span(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
+    """Where in the sentence the fact the question asks for is (offsets in the sentence): the
+    date, year, amount, count or name that is new to the question; None when the question asks
+    for no such fact or the sentence holds none."""
+    q = question.lower()
+
+    def fresh(matches: Iterator[re.Match[str]]) -> tuple[int, int] | None:
+        for m in matches:
+            if m.group(0).strip().lower() not in q:
+                return m.start(), m.end()
+        return None
+
+    if kind == "day_date":
+        return fresh(DAY_DATE.finditer(sentence))
+    if kind == "year":
+        return fresh(YEAR.finditer(sentence))
+    if kind == "when":
+        return fresh(DAY_DATE.finditer(sentence)) or fresh(YEAR.finditer(sentence)) or fresh(
+            TIME.finditer(sentence))
+    if kind in ("amount", "count"):
+        for m in NUMBER.finditer(sentence):
+            if m.group(0).lower() in q:
+                continue
+            start = m.start() - 1 if m.start() and sentence[m.start() - 1] in "$€£" else m.start()
+            unit = UNIT_AFTER.match(sentence, m.end()) if kind == "amount" else None
+            if kind == "amount" and unit is None and sentence[start] not in "$€£":
+                continue
+            return start, unit.end() if unit else m.end()
+        return None
+    if kind in ("name", "who", "where"):
+        runs = _caps_runs(sentence, question)
+        return max(runs, key=lambda r: r[1] - r[0]) if runs else None
+    return None

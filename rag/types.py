@@ -38,6 +38,9 @@ class Citation:
     passage: Passage
     sentence_start: int
     sentence_end: int
+    # the phrase inside the sentence that answers the question (absolute offsets), when the
+    # question asks for a date, number or name and the sentence holds a new one
+    phrase: tuple[int, int] | None = None
 
     @property
     def doc_id(self) -> str:
@@ -82,6 +85,10 @@ class Answer:
                     "sentence": c.sentence,
                     "sentence_start": c.sentence_start,
                     "sentence_end": c.sentence_end,
+                    "phrase": None if c.phrase is None else c.passage.text[
+                        c.phrase[0] - c.passage.start : c.phrase[1] - c.passage.start],
+                    "phrase_start": None if c.phrase is None else c.phrase[0],
+                    "phrase_end": None if c.phrase is None else c.phrase[1],
                 }
                 for c in self.citations
             ],

@@ -12,6 +12,7 @@ CSS = """
 .src-meta {color: #57606a; font-size: 0.85em; margin-bottom: 6px;}
 .src-text {white-space: pre-wrap; line-height: 1.45;}
 .src-text mark {background: #fff3b0; padding: 0 1px;}
+.src-phrase {background: #ffd33d; font-weight: 700;}
 .src-label {font-weight: 600; margin: 6px 0;}
 .src-abstain {color: #9a6700;}
 .src-notice {color: #9a6700; margin: 6px 0;}
@@ -26,27 +27,39 @@ def chat_text(answer: Answer) -> str:
     return body
 
 
-def _highlighted(passage_text: str, start: int, marks: list[tuple[int, int]]) -> str:
-    """Escape the passage, wrapping the cited sentences (absolute offsets) in <mark>."""
+def _highlighted(passage_text: str, start: int, marks: list[tuple[int, int]],
+                 phrases: list[tuple[int, int]] | None = None) -> str:
+    """Escape the passage, wrapping the cited sentences (absolute offsets) in <mark> and the
+    phrases that answer the question inside them in <strong class="src-phrase">."""
     out, pos = [], 0
     for s, e in sorted(marks):
         s, e = max(s - start, pos), min(e - start, len(passage_text))
         if s >= e:
             continue
         out.append(escape(passage_text[pos:s]))
-        out.append(f"<mark>{escape(passage_text[s:e])}</mark>")
+        out.append(f"<mark>{_phrased(passage_text, s, e, start, phrases or [])}</mark>")
         pos = e
     out.append(escape(passage_text[pos:]))
     return "".join(out)
 
 
-def _card(label: str, hit_or_cite: Citation | Hit, marks: list[tuple[int, int]]) -> str:
+def _phrased(text: str, s: int, e: int, start: int, phrases: list[tuple[int, int]]) -> str:
+    for ps, pe in phrases:
+        ps, pe = ps - start, pe - start
+        if s <= ps < pe <= e:
+            return (escape(text[s:ps]) + f'<strong class="src-phrase">{escape(text[ps:pe])}</strong>'
+                    + escape(text[pe:e]))
+    return escape(text[s:e])
+
+
+def _card(label: str, hit_or_cite: Citation | Hit, marks: list[tuple[int, int]],
+          phrases: list[tuple[int, int]] | None = None) -> str:
     p = hit_or_cite.passage
     author = f" · {escape(p.author)}" if p.author else ""
     return (
         f'<div class="src-card"><div class="src-head">{escape(label)} {escape(p.title)}</div>'
         f'<div class="src-meta">{escape(p.doc_id)}{author} · characters {p.start}–{p.end}</div>'
-        f'<div class="src-text">{_highlighted(p.text, p.start, marks)}</div></div>'
+        f'<div class="src-text">{_highlighted(p.text, p.start, marks, phrases or [])}</div></div>'
     )
 
 
@@ -69,5 +82,6 @@ def sources_html(answer: Answer | None) -> str:
         if cites[0].sentence_start == cites[0].passage.start and (
                 cites[0].sentence_end == cites[0].passage.end):
             marks = []  # LLM citations point at whole passages
-        parts.append(_card(f"[{marker}]", cites[0], marks))
+        phrases = [c.phrase for c in cites if c.phrase is not None]
+        parts.append(_card(f"[{marker}]", cites[0], marks, phrases))
     return "".join(parts)

@@ -20,6 +20,10 @@ def test_api_answers_like_rag_ask_json(ui_server, assistant: Assistant) -> None:
     assert set(body) == set(direct)
     assert body["answer"] == direct["answer"] and "Seoul" in body["answer"]
     assert [c["passage_id"] for c in body["citations"]] == [c["passage_id"] for c in direct["citations"]]
+    # the phrase that answers a where-question is marked inside the cited sentence
+    lead = body["citations"][0]
+    assert lead["phrase"] == "Seoul"
+    assert lead["sentence_start"] <= lead["phrase_start"] < lead["phrase_end"] <= lead["sentence_end"]
 
 
 def test_api_follow_up_uses_the_history(ui_server) -> None:  # noqa: ANN001

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.qtype import STRICT, count_head, expected_kind, offers
+from rag.qtype import STRICT, answer_span, count_head, expected_kind, offers
 
 
 @pytest.mark.parametrize(
@@ -115,3 +115,24 @@ def test_offers(kind: str | None, sentence: str, question: str, expected: bool) 
 @pytest.mark.parametrize("sentence", ["The ticket was €30.", "The ticket was $30.", "A ticket costs £12 now."])
 def test_offers_amount_with_a_currency_sign_before_the_number(sentence: str) -> None:
     assert offers("amount", sentence, "How much was the ticket?") is True
+
+
+@pytest.mark.parametrize(("question", "sentence", "phrase"), [
+    ("When did the keepers leave?", "Keepers lived there until 1965, when the light was automated.", "1965"),
+    ("How many tankers were seen?", "Satellites spotted 30 tankers near the port in March.", "30"),
+    ("How much fuel did the ship carry?", "It carried 500 million barrels of oil.", "500 million barrels"),
+    ("Who painted the lighthouse?", "The tower was painted by Maria van Dorp in spring.", "Maria van Dorp"),
+    ("Where does the keeper live?", "The keeper now lives in Port Elin, by the harbour.", "Port Elin"),
+    ("On what date did they sail?", "They sailed on 9 February with the tide.", "9 February"),
+])
+def test_answer_span_marks_the_new_fact(question: str, sentence: str, phrase: str) -> None:
+    span = answer_span(expected_kind(question), sentence, question)
+    assert span is not None and sentence[span[0]:span[1]] == phrase
+
+
+def test_answer_span_is_none_without_a_new_fact() -> None:
+    q = "In what year was the tower built in 1871?"
+    assert answer_span(expected_kind(q), "The tower was built in 1871.", q) is None
+    assert answer_span(expected_kind("Why was it built?"), "It was built in 1871.", "Why was it built?") is None
+    q = "How much did it cost?"
+    assert answer_span(expected_kind(q), "It cost a great deal.", q) is None
