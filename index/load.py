@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.errors import NoDocuments
+from index.formats import UnusableFile, docx_text, markdown_headings, pdf_text
 from index.types import Document, sha256_bytes
 
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown"}
 HTML_SUFFIXES = {".html": "html", ".htm": "html"}
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+BINARY_SUFFIXES = {".pdf": "pdf", ".docx": "docx"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | BINARY_SUFFIXES
 # larger files are skipped with a warning (a 10 MB text is about 40,000 passages)
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 
@@ -59,10 +61,6 @@ def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> L
     return result
 
 
-class UnusableFile(Exception):
-    """A file that cannot be indexed; the message is the reason."""
-
-
 def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
     size = path.stat().st_size
     if size > max_file_bytes:
@@ -71,11 +69,19 @@ def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BY
     data = path.read_bytes()
     if not data.strip():
         raise UnusableFile("empty file")
-    text = decode(data)
     kind = SUFFIXES[path.suffix.lower()]
     title = author = ""
+    pages: tuple[int, ...] = ()
+    headings: tuple[tuple[int, str], ...] = ()
+    if kind in ("pdf", "docx"):
+        got = pdf_text(data) if kind == "pdf" else docx_text(data)
+        text, title, author, pages, headings = got.text, got.title, got.author, got.pages, got.headings
+    else:
+        text = decode(data)
     if kind == "html":
         text, title, author = html_to_text(text)
+    if kind == "markdown":
+        headings = markdown_headings(text)
     if not text.strip():
         raise UnusableFile("no text after extraction")
     if not title:
@@ -90,6 +96,8 @@ def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BY
         kind=kind,
         title=title or Path(doc_id).stem,
         author=author,
+        pages=pages,
+        headings=headings,
     )
 
 

@@ -55,6 +55,7 @@ def make_passages(
         for group in _pack(paragraphs, max_tokens, min_tokens, overlap):
             start, end = group[0][0], group[-1][1]
             text = doc.text[start:end]
+            _, heading = doc.locate(start)
             passages.append(
                 Passage(
                     id=passage_id(doc.doc_id, start, end, text),
@@ -65,6 +66,8 @@ def make_passages(
                     title=doc.title,
                     author=doc.author,
                     sentences=tuple((s, e) for s, e, _ in group),
+                    pages=doc.page_breaks(start, end),
+                    section=heading,
                 )
             )
     return passages

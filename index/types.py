@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 
@@ -21,6 +22,22 @@ class Document:
     kind: str
     title: str = ""
     author: str = ""
+    pages: tuple[int, ...] = ()  # PDF: offset in ``text`` where each page starts
+    headings: tuple[tuple[int, str], ...] = ()  # Word, Markdown: (offset, heading)
+
+    def locate(self, offset: int) -> tuple[int | None, str]:
+        """The page (1-based, PDF) and the nearest heading before ``offset``."""
+        page = bisect_right(self.pages, offset) if self.pages else None
+        i = bisect_right([h[0] for h in self.headings], offset)
+        return page, (self.headings[i - 1][1] if i else "")
+
+    def page_breaks(self, start: int, end: int) -> tuple[tuple[int, int], ...]:
+        """(offset, page) of the page holding ``start`` and of each page starting before ``end``."""
+        if not self.pages:
+            return ()
+        first = bisect_right(self.pages, start)
+        inside = [(off, i + 1) for i, off in enumerate(self.pages) if start < off < end]
+        return ((start, first), *inside)
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,22 @@ class Passage:
     author: str = ""
     # absolute (start, end) offsets of each sentence of the passage in the document text
     sentences: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+    # PDF: (offset, page number) of the page the passage starts on and of each page that
+    # starts inside it; page_at() gives the page of any offset in the passage
+    pages: tuple[tuple[int, int], ...] = ()
+    section: str = ""  # nearest heading before the passage (Word, Markdown)
+
+    @property
+    def page(self) -> int | None:
+        return self.pages[0][1] if self.pages else None
+
+    def page_at(self, offset: int) -> int | None:
+        page = None
+        for start, number in self.pages:
+            if start > offset:
+                break
+            page = number
+        return page if page is not None else self.page
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -47,6 +80,8 @@ class Passage:
             "title": self.title,
             "author": self.author,
             "sentences": [list(s) for s in self.sentences],
+            "pages": [list(p) for p in self.pages],
+            "section": self.section,
         }
 
     @classmethod
@@ -61,6 +96,8 @@ class Passage:
             title=str(row.get("title", "")),
             author=str(row.get("author", "")),
             sentences=tuple((int(a), int(b)) for a, b in sents),  # type: ignore[union-attr,misc]
+            pages=tuple((int(a), int(b)) for a, b in row.get("pages") or []),  # type: ignore[union-attr,misc]
+            section=str(row.get("section") or ""),
         )
 
     def sentence_texts(self) -> list[tuple[int, int, str]]:

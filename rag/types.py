@@ -47,6 +47,11 @@ class Citation:
         return self.passage.doc_id
 
     @property
+    def page(self) -> int | None:
+        """The PDF page the cited sentence is on."""
+        return self.passage.page_at(self.sentence_start)
+
+    @property
     def sentence(self) -> str:
         p = self.passage
         return p.text[self.sentence_start - p.start : self.sentence_end - p.start]
@@ -79,6 +84,8 @@ class Answer:
                     "doc_id": c.passage.doc_id,
                     "title": c.passage.title,
                     "author": c.passage.author,
+                    "page": c.page,
+                    "section": c.passage.section,
                     "text": c.passage.text,
                     "start": c.passage.start,
                     "end": c.passage.end,

@@ -56,9 +56,11 @@ def _card(label: str, hit_or_cite: Citation | Hit, marks: list[tuple[int, int]],
           phrases: list[tuple[int, int]] | None = None) -> str:
     p = hit_or_cite.passage
     author = f" · {escape(p.author)}" if p.author else ""
+    page = hit_or_cite.page if isinstance(hit_or_cite, Citation) else p.page
+    where = (f" · page {page}" if page else "") + (f" · {escape(p.section)}" if p.section else "")
     return (
         f'<div class="src-card"><div class="src-head">{escape(label)} {escape(p.title)}</div>'
-        f'<div class="src-meta">{escape(p.doc_id)}{author} · characters {p.start}–{p.end}</div>'
+        f'<div class="src-meta">{escape(p.doc_id)}{author}{where} · characters {p.start}–{p.end}</div>'
         f'<div class="src-text">{_highlighted(p.text, p.start, marks, phrases or [])}</div></div>'
     )
 

@@ -140,13 +140,15 @@ def test_folder_loads_good_files_and_skips_bad_ones_with_reasons(tmp_path: Path)
     write(tmp_path, "latin1.txt", "caf\xe9".encode("latin-1"))
     write(tmp_path, "big.txt", "x " * 600)
     write(tmp_path, "scan.pdf", b"%PDF-1.4")
+    write(tmp_path, "photo.png", b"\x89PNG\r\n")  # not a document type: ignored
     write(tmp_path, ".hidden/secret.txt", "A hidden note.")
     write(tmp_path, ".draft.txt", "A hidden draft.")
     result = load_folder(tmp_path, max_file_bytes=1000)
     assert [d.doc_id for d in result.documents] == ["a/notes.md", "b_recipe.txt", "c_page.HTML"]
     assert [d.kind for d in result.documents] == ["markdown", "text", "html"]
     reasons = {s.path: s.reason for s in result.skipped}
-    assert set(reasons) == {"big.txt", "empty.txt", "latin1.txt"}
+    assert set(reasons) == {"big.txt", "empty.txt", "latin1.txt", "scan.pdf"}
+    assert "damaged" in reasons["scan.pdf"]  # a PDF header and nothing else
     assert reasons["empty.txt"] == "empty file"
     assert reasons["big.txt"].startswith("larger than the limit (1,200 > 1,000 bytes")
     assert reasons["latin1.txt"].startswith("not valid UTF-8")
@@ -155,6 +157,7 @@ def test_folder_loads_good_files_and_skips_bad_ones_with_reasons(tmp_path: Path)
 def test_folder_without_usable_documents(tmp_path: Path) -> None:
     write(tmp_path, "empty.txt", "")
     write(tmp_path, "scan.pdf", b"%PDF-1.4")
+    write(tmp_path, "photo.png", b"\x89PNG\r\n")  # not a document type: ignored
     with pytest.raises(NoDocuments, match="No usable documents.*empty.txt: empty file"):
         load_folder(tmp_path)
 
