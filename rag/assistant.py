@@ -72,7 +72,8 @@ class Assistant:
             scorer = self._scorer or AnswerScorer.load(a.answerer_path or None)
             if a.abstain_threshold is not None:
                 scorer = replace(scorer, threshold=a.abstain_threshold)
-            self._extractive = ExtractiveAnswerer(scorer, a.max_answer_words, a.max_answer_sentences)
+            self._extractive = ExtractiveAnswerer(scorer, a.max_answer_words, a.max_answer_sentences,
+                                                  a.min_similarity)
         return self._extractive
 
     # -- public API ------------------------------------------------------------------------

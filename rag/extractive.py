@@ -28,16 +28,19 @@ CROSS_DOC = re.compile(r"\b(both|each|two articles|the articles|do they agree|co
                        r"the two|either)\b", re.I)
 TITLE = SENTENCE_FEATURES.index("is_title")
 SAID = SENTENCE_FEATURES.index("said")
+COS = SENTENCE_FEATURES.index("cos")
 # a question that reaches its answer through something it describes: "the director who made X"
 BRIDGE = re.compile(r"^\s*\S+.*\b(who|whom|whose|which|that)\b.*\b[A-Z]", re.I)
 EXPLAIN = re.compile(r"^\s*(why|how come|how|what (made|led|caused|explains))\b", re.I)
 
 
 class ExtractiveAnswerer:
-    def __init__(self, scorer: AnswerScorer, max_words: int = 80, max_sentences: int = 3) -> None:
+    def __init__(self, scorer: AnswerScorer, max_words: int = 80, max_sentences: int = 3,
+                 min_similarity: float = 0.0) -> None:
         self.scorer = scorer
         self.max_words = max_words
         self.max_sentences = max_sentences
+        self.min_similarity = min_similarity
 
     def score(self, cands: list[Candidate]) -> float:
         """Set each candidate's probability; return the probability the question is answered."""
@@ -56,8 +59,10 @@ class ExtractiveAnswerer:
         # titles, bylines and captions (no sentence punctuation, or a document's first line) are
         # scored, they inform the answer probability, but they are never the answer
         ranked = sorted((c for c in cands if not is_title(c)), key=lambda c: -c.prob)
-        if not ranked or answerable < self.scorer.threshold:
-            return replace(abstain(hits, resolved), confidence=answerable)
+        # off topic: no sentence near the question (AnswerSettings.min_similarity has the figures)
+        near = max((float(c.features[COS]) for c in cands), default=0.0) >= self.min_similarity
+        if not ranked or not near or answerable < self.scorer.threshold:
+            return replace(abstain(hits, resolved), confidence=answerable if near else 0.0)
         ranked = not_repeated(ranked, self.scorer.threshold)
         chosen = self._select(ranked, question)
         if bridge is not None and BRIDGE.search(question) and len(chosen) < self.max_sentences:

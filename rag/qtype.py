@@ -35,6 +35,7 @@ UNIT = re.compile(
     r"million|billion|trillion)\b|[$€£¥%]",
     re.I,
 )
+PLACE_BEFORE = re.compile(r"\b(in|at|near|from|to|outside|inside|across|around|of)\s+(the\s+)?$", re.I)
 UNIT_AFTER = re.compile(rf"(\s*(?:{UNIT.pattern}))+", re.I)
 _AUX = (r"(is|are|was|were|do|does|did|have|has|had|will|would|could|can|should|might|must|"
         r"in|of|on|at|by|for|to|from|that|when|did)")
@@ -166,5 +167,8 @@ def answer_span(kind: str | None, sentence: str, question: str) -> tuple[int, in
         return None
     if kind in ("name", "who", "where"):
         runs = _caps_runs(sentence, question)
+        if kind == "where":  # a place follows a place preposition: "lives in Seoul"
+            placed = [r for r in runs if PLACE_BEFORE.search(sentence[: r[0]])]
+            return placed[0] if placed else (runs[0] if runs else None)
         return max(runs, key=lambda r: r[1] - r[0]) if runs else None
     return None

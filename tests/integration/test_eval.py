@@ -17,7 +17,7 @@ def test_eval_writes_predictions_metrics_and_report(assistant, tmp_path: Path) -
     preds = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) == sum(1 for line in DEV_SET.read_text().splitlines() if line.strip())
     for p in preds:
-        assert set(p) == {"id", "answer", "abstained", "citations", "retrieved", "latency_ms"}
+        assert set(p) == {"id", "answer", "abstained", "citations", "retrieved", "latency_ms", "confidence"}
         assert len(p["retrieved"]) >= 5
         for c in p["citations"]:
             source = (ROOT / "seeds" / c["doc_id"]).read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_loads(tmp_path: Path) -
     write(tmp_path, "blank.md", "   \n\n  ")
     write(tmp_path, "binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
     write(tmp_path, "latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"))
-    write(tmp_path, "ignored.pdf", b"%PDF-1.4")
+    write(tmp_path, "ignored.png", b"%PDF-1.4")
     result = load_folder(tmp_path)
     assert [d.doc_id for d in result.documents] == ["good.txt"]
     reasons = {s.path: s.reason for s in result.skipped}
@@ -31,7 +31,7 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_loads(tmp_path: Path) -
     assert reasons["blank.md"] == "empty file"
     assert "binary" in reasons["binary.txt"]
     assert "not valid UTF-8" in reasons["latin1.txt"]
-    assert "ignored.pdf" not in reasons
+    assert "ignored.png" not in reasons  # not a document type
 
 
 def test_folder_with_no_documents_is_a_clear_error(tmp_path: Path) -> None:

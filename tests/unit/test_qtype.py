@@ -136,3 +136,10 @@ def test_answer_span_is_none_without_a_new_fact() -> None:
     assert answer_span(expected_kind("Why was it built?"), "It was built in 1871.", "Why was it built?") is None
     q = "How much did it cost?"
     assert answer_span(expected_kind(q), "It cost a great deal.", q) is None
+
+
+def test_where_prefers_the_name_after_a_place_preposition() -> None:
+    q = "Where does the keeper live now?"
+    s = "The keeper now lives in Port Elin, where Harbour Board members rarely visit."
+    span = answer_span(expected_kind(q), s, q)
+    assert span is not None and s[span[0]:span[1]] == "Port Elin"
