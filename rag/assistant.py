@@ -154,11 +154,12 @@ class Assistant:
         if not names:
             return []
         query = Query(f"{p.query.text} {' '.join(names)}")
-        hits = self.retriever.search(query, k=4)
+        qvec = self.retriever.query_vector(query)  # once, for the search and the candidates
+        hits = self.retriever.search(query, k=4, query_vector=qvec)
         other = [h for h in hits if h.passage.doc_id != best.hit.passage.doc_id][:2]
         if not other:
             return []
-        return self.builder.build(query.text, self.retriever.query_vector(query), other)
+        return self.builder.build(query.text, qvec, other)
 
     def _options(self, k: int | None, mode: Mode | str | None,
                  answer_mode: AnswerMode | str | None) -> tuple[int, Mode, AnswerMode]:
