@@ -73,17 +73,18 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
             return
         chat.append({"role": "user", "content": escape(message)})
         chat.append({"role": "assistant", "content": "…"})
-        yield chat, turns, records, gr.update(), ""
+        yield chat, turns, records, gr.update(), ""  # the box empties once, when the question is taken
+        keep = gr.update()  # later steps leave the box alone: the next question may be typed in it
         final: Answer | None = None
         try:
             for step in assistant.stream(message, turns, k=int(k), mode=mode, answer_mode=answer_mode):
                 final = step.answer or final
                 chat[-1] = {"role": "assistant",
                             "content": chat_text(step.answer) if step.answer else escape(step.text)}
-                yield chat, turns, records, gr.update(), ""
+                yield chat, turns, records, gr.update(), keep
         except RagError as exc:
             chat[-1] = {"role": "assistant", "content": escape(str(exc))}
-            yield chat, turns, records, gr.update(), ""
+            yield chat, turns, records, gr.update(), keep
             return
         if final is None:
             return
@@ -93,7 +94,7 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
                         "abstained": final.abstained,
                         "citations": [{"marker": c.marker, "doc_id": c.passage.doc_id,
                                        "passage_id": c.passage.id} for c in final.citations]})
-        yield chat, turns, records, sources_html(final), ""
+        yield chat, turns, records, sources_html(final), keep
 
     def on_like(records: list[dict[str, Any]], data: gr.LikeData) -> None:
         index = data.index if isinstance(data.index, int) else data.index[0]
@@ -167,8 +168,9 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
                                                                   " (no LLM configured)"))
         inputs = [box, chatbot, turns, records, k, mode, answer_mode]
         outputs = [chatbot, turns, records, sources, box]
-        box.submit(respond, inputs, outputs, api_visibility="private")
-        send.click(respond, inputs, outputs, api_visibility="private")
+        # a question sent while an answer is computed runs after it (not dropped)
+        box.submit(respond, inputs, outputs, api_visibility="private", trigger_mode="always_last")
+        send.click(respond, inputs, outputs, api_visibility="private", trigger_mode="always_last")
         clear.click(new_conversation, None, outputs, api_visibility="private")
         chatbot.like(on_like, [records], None, api_visibility="private")
         gr.api(ask, api_name="ask")

@@ -93,3 +93,55 @@ def test_browser_conversation_sources_and_offline(server) -> None:  # noqa: ANN0
     assert not outside, outside
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert rows and rows[0]["vote"] == "up" and "Lankov" in rows[0]["answer"]
+
+
+class SlowAssistant:
+    """The real assistant, with each answer held back so a second question arrives mid-answer."""
+
+    def __init__(self, inner, delay: float) -> None:  # noqa: ANN001
+        self._inner, self._delay = inner, delay
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._inner, name)
+
+    def stream(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        import time
+
+        for step in self._inner.stream(*args, **kwargs):
+            if step.answer is not None:
+                time.sleep(self._delay)
+            yield step
+
+
+@pytest.mark.browser
+def test_a_question_sent_during_an_answer_is_kept_and_answered(assistant, tmp_path: Path) -> None:  # noqa: ANN001
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    from evals.load import free_port
+    from ui.app import build_app, launch
+    from ui.settings import UISettings
+
+    slow = SlowAssistant(assistant, 2.0)
+    settings = UISettings(rag=assistant.settings, port=free_port(), feedback_log=tmp_path / "fb.jsonl")
+    server = launch(build_app(slow, settings, examples=[]), settings, assistant, block=False)  # type: ignore[arg-type]
+    try:
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            page = browser.new_page()
+            page.goto(server.url, wait_until="load")
+            box = page.locator("#question textarea")
+            box.fill("Which Russian observer does Fitzpatrick quote?")
+            box.press("Enter")
+            page.wait_for_function(
+                "() => document.querySelector('#chat').innerText.includes('Which Russian observer')",
+                timeout=30_000)
+            box.fill("Where is Andrei Lankov based now?")  # typed while the first answer computes
+            box.press("Enter")
+            page.wait_for_function(
+                "() => document.querySelector('#chat').innerText.includes('Seoul')", timeout=60_000)
+            chat = page.locator("#chat").inner_text()
+            assert "Lankov" in chat and chat.index("Which Russian observer") < chat.index("Where is Andrei")
+            browser.close()
+    finally:
+        server.close()
