@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from rag.types import Answer, Citation, Hit
@@ -13,6 +14,7 @@ CSS = """
 .src-text {white-space: pre-wrap; line-height: 1.45;}
 .src-text mark {background: #fff3b0; padding: 0 1px;}
 .src-phrase {background: #ffd33d; font-weight: 700;}
+.src-card:target {outline: 3px solid #0969da; background: #ddf4ff;}
 .src-label {font-weight: 600; margin: 6px 0;}
 .src-abstain {color: #9a6700;}
 .src-notice {color: #9a6700; margin: 6px 0;}
@@ -20,8 +22,11 @@ CSS = """
 
 
 def chat_text(answer: Answer) -> str:
-    """The answer as shown in the chat bubble: escaped text, notices in italics below."""
+    """The answer as shown in the chat bubble: escaped text whose citation markers link to
+    their source cards, notices in italics below."""
     body = escape(answer.text)
+    if answer.citations:
+        body = re.sub(r"\[(\d+)\]", r'<a href="#src-\1" class="cite">[\1]</a>', body)
     for note in answer.notices:
         body += f"\n\n_{escape(note)}_"
     return body
@@ -53,13 +58,15 @@ def _phrased(text: str, s: int, e: int, start: int, phrases: list[tuple[int, int
 
 
 def _card(label: str, hit_or_cite: Citation | Hit, marks: list[tuple[int, int]],
-          phrases: list[tuple[int, int]] | None = None) -> str:
+          phrases: list[tuple[int, int]] | None = None, anchor: str = "") -> str:
     p = hit_or_cite.passage
     author = f" · {escape(p.author)}" if p.author else ""
+    attr = f' id="{escape(anchor)}"' if anchor else ""
     page = hit_or_cite.page if isinstance(hit_or_cite, Citation) else p.page
     where = (f" · page {page}" if page else "") + (f" · {escape(p.section)}" if p.section else "")
     return (
-        f'<div class="src-card"><div class="src-head">{escape(label)} {escape(p.title)}</div>'
+        f'<div class="src-card"{attr}>'
+        f'<div class="src-head">{escape(label)} {escape(p.title)}</div>'
         f'<div class="src-meta">{escape(p.doc_id)}{author}{where} · characters {p.start}–{p.end}</div>'
         f'<div class="src-text">{_highlighted(p.text, p.start, marks, phrases or [])}</div></div>'
     )
@@ -85,5 +92,5 @@ def sources_html(answer: Answer | None) -> str:
                 cites[0].sentence_end == cites[0].passage.end):
             marks = []  # LLM citations point at whole passages
         phrases = [c.phrase for c in cites if c.phrase is not None]
-        parts.append(_card(f"[{marker}]", cites[0], marks, phrases))
+        parts.append(_card(f"[{marker}]", cites[0], marks, phrases, anchor=f"src-{marker}"))
     return "".join(parts)

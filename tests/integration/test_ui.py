@@ -145,3 +145,30 @@ def test_a_question_sent_during_an_answer_is_kept_and_answered(assistant, tmp_pa
             browser.close()
     finally:
         server.close()
+
+
+@pytest.mark.browser
+def test_clicking_a_citation_marker_brings_its_source_card_into_view(server) -> None:  # noqa: ANN001
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    url, _, _ = server
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 900, "height": 500})
+        page.goto(url, wait_until="load")
+        box = page.locator("#question textarea")
+        box.fill("Which Russian observer does Fitzpatrick quote?")
+        box.press("Enter")
+        page.locator("#sources .src-card").first.wait_for(timeout=30_000)
+        marker = page.locator("#chat a.cite").first
+        marker.wait_for(timeout=10_000)
+        pages_before = len(browser.contexts[0].pages)
+        marker.click()
+        page.wait_for_function("() => location.hash === '#src-1'", timeout=5_000)
+        card = page.locator("#src-1")
+        assert card.evaluate("e => e.matches(':target')")
+        box_ = card.bounding_box()
+        assert box_ is not None and box_["y"] < 500  # scrolled into view
+        assert len(browser.contexts[0].pages) == pages_before  # no new tab
+        browser.close()

@@ -32,3 +32,13 @@ def test_without_a_phrase_only_the_sentence_is_marked() -> None:
 def test_a_phrase_outside_the_sentence_is_ignored() -> None:
     html = sources_html(answer((0, 3)))
     assert "src-phrase" not in html
+
+
+def test_markers_link_to_their_cards_and_abstentions_have_none() -> None:
+    from ui.render import chat_text
+
+    a = answer(None)
+    assert chat_text(a).endswith('<a href="#src-1" class="cite">[1]</a>')
+    assert 'id="src-1"' in sources_html(a)
+    plain = Answer("The documents do not say [1] anything.", (), True, ())
+    assert "<a" not in chat_text(plain)
