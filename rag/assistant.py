@@ -17,7 +17,7 @@ from rag.errors import BackendUnavailable, EmptyQuestion, InvalidSetting
 from rag.extractive import ExtractiveAnswerer
 from rag.retrieval.hybrid import HybridSearch
 from rag.scorer import AnswerScorer
-from rag.settings import AnswerMode, Mode, RagSettings
+from rag.settings import AnswerMode, Backend, Mode, RagSettings
 from rag.text import entities, normalize_question
 from rag.types import Answer, Hit, Query, Turn
 
@@ -63,6 +63,7 @@ class Assistant:
         self._scorer = scorer
         self._extractive: ExtractiveAnswerer | None = None
         self._chat_model: Any = None
+        self._local_llm: Any = None
 
     @property
     def extractive(self) -> ExtractiveAnswerer:
@@ -195,7 +196,14 @@ class Assistant:
         if self._chat_model is None:
             from rag.llm import make_chat_model
 
-            self._chat_model = make_chat_model(self.settings.llm)
+            llm = self.settings.llm
+            if llm.backend is Backend.LOCAL:  # start the bundled model, then talk OpenAI to it
+                from rag.local_llm import LocalLLM
+
+                self._local_llm = LocalLLM(llm.model or None)
+                llm = llm.model_copy(update={"backend": Backend.OPENAI, "model": "local",
+                                             "base_url": self._local_llm.base_url})
+            self._chat_model = make_chat_model(llm)
         return self._chat_model
 
     def _stream_llm(self, question: str, hits: list, notices: list[str],

