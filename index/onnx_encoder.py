@@ -10,7 +10,6 @@ normalisation), like the bundled all-MiniLM-L6-v2, are exported; anything else r
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import RagError
+from index.store import file_sha256
 
 log = logging.getLogger(__name__)
 EXPORT_VERSION = 1
@@ -30,14 +30,6 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 class OnnxUnavailable(RagError):
     """ONNX Runtime is missing, or this model cannot be exported; PyTorch is used instead."""
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def export_dir(cache_dir: Path, fingerprint: dict[str, Any]) -> Path:
