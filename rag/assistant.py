@@ -122,6 +122,14 @@ class Assistant:
         """The same index and model, another answer scorer (cross-validation folds)."""
         return Assistant(self.settings, self.index, self.embedder, scorer)
 
+    def with_index(self, index: SearchIndex) -> Assistant:
+        """Another index (the collection changed), sharing the loaded model, answer scorer and
+        LLM client, so the switch costs no loading."""
+        other = Assistant(self.settings, index, self.embedder, self._scorer)
+        other._extractive = self._extractive
+        other._chat_model, other._local_llm = self._chat_model, self._local_llm
+        return other
+
     def stream(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
                k: int | None = None, mode: Mode | str | None = None,
                answer_mode: AnswerMode | str | None = None) -> Iterator[Partial]:

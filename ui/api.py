@@ -1,4 +1,4 @@
-"""The plain JSON API served beside the chat page: ``POST /api/ask``.
+"""The plain JSON API served beside the chat page: ``POST /api/ask`` and ``GET /api/documents``.
 
 Same answer structure as ``rag ask --json``. Bad input is a 422 with the reason (FastAPI's
 validation, plus the assistant's own checks); with ``--auth`` set, HTTP Basic credentials are
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, status
@@ -17,7 +18,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from index.errors import InvalidSetting, RagError
-from rag.assistant import Assistant
+from rag.collection import Collection
 from rag.errors import EmptyQuestion
 from rag.settings import Mode
 
@@ -43,9 +44,9 @@ class AskRequest(BaseModel):
     mode: Mode | None = Field(None, description="retrieval mode")
 
 
-def add_api(app: FastAPI, assistant: Assistant, auth: tuple[str, str] | None,
+def add_api(app: FastAPI, collection: Collection, auth: tuple[str, str] | None,
             concurrency: int) -> None:
-    """Add ``POST /api/ask`` to ``app``."""
+    """Add ``POST /api/ask`` and ``GET /api/documents`` to ``app``."""
     gate = threading.BoundedSemaphore(concurrency)
 
     def check(credentials: Annotated[HTTPBasicCredentials | None, Depends(BASIC)]) -> None:
@@ -64,10 +65,17 @@ def add_api(app: FastAPI, assistant: Assistant, auth: tuple[str, str] | None,
         history = [t.model_dump() for t in request.history]
         with gate:
             try:
-                answer = assistant.answer(request.question, history, k=request.k,
+                answer = collection.assistant.answer(request.question, history, k=request.k,
                                           mode=request.mode)
             except (EmptyQuestion, InvalidSetting) as exc:
                 raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
             except RagError as exc:
                 raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
         return answer.to_json()
+
+    @app.get("/api/documents", dependencies=[Depends(check)])
+    def documents() -> dict[str, Any]:
+        """What the collection holds: documents with their passages and what cleaning dropped."""
+        rows = collection.documents()
+        return {"documents": [asdict(r) for r in rows],
+                "passages": sum(r.passages for r in rows)}

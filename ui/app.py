@@ -6,9 +6,14 @@ A thin layer over rag.assistant.Assistant: no retrieval or answer logic lives he
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
+import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from html import escape
 from pathlib import Path
@@ -21,12 +26,20 @@ import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
 from index.errors import RagError  # noqa: E402
+from index.load import SUFFIXES  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
+from rag.collection import Collection  # noqa: E402
 from rag.settings import Mode  # noqa: E402
 from rag.types import Answer  # noqa: E402
 from ui.api import add_api  # noqa: E402
 from ui.feedback import FeedbackLog  # noqa: E402
-from ui.render import CSS, chat_text, sources_html  # noqa: E402
+from ui.render import (  # noqa: E402
+    CSS,
+    chat_text,
+    collection_html,
+    conversation_markdown,
+    sources_html,
+)
 from ui.server import Server  # noqa: E402
 from ui.settings import UISettings  # noqa: E402
 
@@ -56,12 +69,17 @@ def collection_examples(docs_dir: Path, name: str, limit: int = 8) -> list[str]:
     return [q.strip()[:300] for q in data if isinstance(q, str) and q.strip()][:limit]
 
 
-def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | None = None) -> gr.Blocks:
+def build_app(source: Assistant | Collection, settings: UISettings,
+              examples: list[str] | None = None) -> gr.Blocks:
+    """The chat page over a collection (an Assistant alone is wrapped in one)."""
+    collection = as_collection(source, settings)
     if examples is None:
-        examples = collection_examples(assistant.settings.index.docs_dir, settings.examples_file)
+        examples = collection_examples(collection.docs_dir, settings.examples_file)
     feedback = FeedbackLog(settings.feedback_log)
-    llm_ready = assistant.settings.llm.enabled
+    rag = collection.assistant.settings
+    llm_ready = rag.llm.enabled
     answer_modes = ["extractive", "llm"] if llm_ready else ["extractive"]
+    exports = Path(tempfile.mkdtemp(prefix="rag-conversations-"))
 
     def respond(message: str, chat: list[dict[str, Any]], turns: list[dict[str, str]],
                 records: list[dict[str, Any]], k: int, mode: str, answer_mode: str
@@ -71,6 +89,7 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
             gr.Warning("Type a question about the documents first.")
             yield chat, turns, records, gr.update(), message
             return
+        assistant = collection.assistant  # this answer finishes on it if the collection changes
         chat.append({"role": "user", "content": escape(message)})
         chat.append({"role": "assistant", "content": "…"})
         yield chat, turns, records, gr.update(), ""  # the box empties once, when the question is taken
@@ -93,7 +112,11 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
                         "history_length": len(turns) // 2 - 1, "answer": final.text,
                         "abstained": final.abstained,
                         "citations": [{"marker": c.marker, "doc_id": c.passage.doc_id,
-                                       "passage_id": c.passage.id} for c in final.citations]})
+                                       "passage_id": c.passage.id} for c in final.citations],
+                        "sources": [{"marker": c.marker, "doc_id": c.passage.doc_id,
+                                     "title": c.passage.title, "page": c.page,
+                                     "section": c.passage.section, "sentence": c.sentence}
+                                    for c in final.citations]})
         yield chat, turns, records, sources_html(final), keep
 
     def on_like(records: list[dict[str, Any]], data: gr.LikeData) -> None:
@@ -111,6 +134,17 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
     def new_conversation() -> tuple[Any, ...]:
         return [], [], [], sources_html(None), ""
 
+    def save(chat: list[dict[str, Any]], turns: list[dict[str, str]],
+             records: list[dict[str, Any]], panel: str) -> tuple[dict[str, Any], Any]:
+        """Keep the conversation in the browser (it survives a reload) and offer it as Markdown."""
+        state = {"chat": chat or [], "turns": turns or [], "records": records or [],
+                 "sources": panel or ""}
+        return state, export_markdown(exports, records or [])
+
+    def restore(state: Any) -> tuple[Any, ...]:
+        chat, turns, records, panel = restored(state)
+        return chat, turns, records, panel or sources_html(None), export_markdown(exports, records)
+
     def ask(question: str, history: list[dict[str, str]] | None = None, k: int = 5,
             mode: str = "hybrid") -> dict[str, Any]:
         """Answer a question about the documents; returns the answer and its citations.
@@ -124,7 +158,8 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
         if mode not in list(Mode):
             return {"error": f"mode must be one of {', '.join(Mode)}"}
         try:
-            answer = assistant.answer(question, history or [], k=max(1, min(int(k), 20)), mode=mode)
+            answer = collection.assistant.answer(question, history or [],
+                                                 k=max(1, min(int(k), 20)), mode=mode)
         except RagError as exc:
             return {"error": str(exc)}
         return answer.to_json()
@@ -133,17 +168,45 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
         """One conversational turn; the server keeps this session's history."""
         turns = list(turns or [])
         try:
-            answer = assistant.answer(message, turns)
+            answer = collection.assistant.answer(message, turns)
         except RagError as exc:
             return {"error": str(exc)}, turns
         turns += [{"role": "user", "content": message}, {"role": "assistant", "content": answer.text}]
         return answer.to_json(), turns
 
-    with gr.Blocks(title="Document assistant", analytics_enabled=False) as demo:
+    def listing() -> tuple[str, Any]:
+        rows = collection.documents()
+        return (collection_html(rows, settings.read_only),
+                gr.update(choices=[r.doc_id for r in rows], value=[]))
+
+    def add_documents(files: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008 (Gradio's way)
+                      ) -> tuple[Any, ...]:
+        uploads = [(Path(f).name, Path(f)) for f in files or []]
+        try:
+            change = collection.add(uploads, lambda f, m: progress(f, desc=m))
+            message = change.summary()
+        except RagError as exc:
+            message = f"Nothing was added: {exc}"
+            gr.Warning(message)
+        return (*listing(), escape(message), None)
+
+    def remove_documents(doc_ids: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008 (Gradio's way)
+                         ) -> tuple[Any, ...]:
+        try:
+            message = collection.remove(list(doc_ids or []), lambda f, m: progress(f, desc=m)
+                                        ).summary()
+        except RagError as exc:
+            message = f"Nothing was removed: {exc}"
+            gr.Warning(message)
+        return (*listing(), escape(message))
+
+    with gr.Blocks(title="Document assistant", analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as demo:
         gr.Markdown("## Ask the documents\nAnswers quote the documents and cite their sources. "
                     "When the documents do not say, the assistant says so.")
         turns = gr.State([])
         records = gr.State([])
+        saved = gr.BrowserState(empty_conversation(), storage_key="rag-conversation")
         with gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Conversation", height=460, sanitize_html=True,
@@ -154,24 +217,55 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
                 if examples:
                     gr.Examples(examples, inputs=box, label="Try asking")
-                clear = gr.Button("New conversation", elem_id="new-conversation")
+                with gr.Row():
+                    clear = gr.Button("New conversation", elem_id="new-conversation")
+                    download = gr.DownloadButton("Download conversation (.md)", elem_id="download",
+                                                 variant="secondary")
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None), elem_id="sources", label="Sources")
+                with gr.Accordion("Documents", open=False, elem_id="documents"):
+                    doc_table = gr.HTML(collection_html(collection.documents(), settings.read_only),
+                                        elem_id="doc-table")
+                    if not settings.read_only:
+                        upload = gr.File(file_count="multiple", file_types=sorted(SUFFIXES),
+                                         label=f"Add documents: drop files here (at most "
+                                               f"{settings.max_upload_mb:g} MB each)",
+                                         elem_id="upload")
+                        pick = gr.Dropdown([r.doc_id for r in collection.documents()], value=[],
+                                           multiselect=True, label="Remove documents",
+                                           elem_id="remove-pick")
+                        remove = gr.Button("Remove", variant="stop", elem_id="remove-docs")
+                        status = gr.Markdown(elem_id="doc-status")
+                        upload.upload(add_documents, [upload], [doc_table, pick, status, upload],
+                                      api_visibility="private", concurrency_limit=1)
+                        remove.click(remove_documents, [pick], [doc_table, pick, status],
+                                     api_visibility="private", concurrency_limit=1)
+                        # the collection may have changed since the page was built
+                        demo.load(listing, None, [doc_table, pick], api_visibility="private")
                 with gr.Accordion("Settings", open=False):
-                    k = gr.Slider(1, 20, value=min(assistant.settings.retrieval.k, 20), step=1,
+                    k = gr.Slider(1, 20, value=min(rag.retrieval.k, 20), step=1,
                                   label="Passages to retrieve")
-                    mode = gr.Radio([m.value for m in Mode], value=assistant.settings.retrieval.mode.value,
+                    mode = gr.Radio([m.value for m in Mode], value=rag.retrieval.mode.value,
                                     label="Retrieval mode")
                     answer_mode = gr.Radio(answer_modes, value=answer_modes[-1] if llm_ready and
-                                           assistant.settings.answer_mode.value == "llm" else "extractive",
+                                           rag.answer_mode.value == "llm" else "extractive",
                                            label="Answer mode" + ("" if llm_ready else
                                                                   " (no LLM configured)"))
         inputs = [box, chatbot, turns, records, k, mode, answer_mode]
         outputs = [chatbot, turns, records, sources, box]
+        keep = ([chatbot, turns, records, sources], [saved, download])
         # a question sent while an answer is computed runs after it (not dropped)
-        box.submit(respond, inputs, outputs, api_visibility="private", trigger_mode="always_last")
-        send.click(respond, inputs, outputs, api_visibility="private", trigger_mode="always_last")
-        clear.click(new_conversation, None, outputs, api_visibility="private")
+        box.submit(respond, inputs, outputs, api_visibility="private", trigger_mode="always_last"
+                   ).then(save, *keep, api_visibility="private")
+        send.click(respond, inputs, outputs, api_visibility="private", trigger_mode="always_last"
+                   ).then(save, *keep, api_visibility="private")
+        clear.click(new_conversation, None, outputs, api_visibility="private"
+                    ).then(save, *keep, api_visibility="private")
+        demo.load(restore, [saved], [chatbot, turns, records, sources, download],
+                  api_visibility="private")
+        if settings.read_only:
+            demo.load(lambda: collection_html(collection.documents(), True), None, [doc_table],
+                      api_visibility="private")
         chatbot.like(on_like, [records], None, api_visibility="private")
         gr.api(ask, api_name="ask")
         api_turns = gr.State([])
@@ -182,15 +276,70 @@ def build_app(assistant: Assistant, settings: UISettings, examples: list[str] | 
     return demo
 
 
-def launch(demo: gr.Blocks, settings: UISettings, assistant: Assistant, block: bool = True) -> Server:
-    """Serve the chat page and ``POST /api/ask`` (ui.api) from one FastAPI app on
-    ``settings.host``; with ``block=False`` the server runs in a thread and is returned started."""
+def as_collection(source: Assistant | Collection, settings: UISettings) -> Collection:
+    if isinstance(source, Collection):
+        return source
+    return Collection(source, max_upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
+                      max_files=settings.max_upload_files)
+
+
+def empty_conversation() -> dict[str, Any]:
+    return {"chat": [], "turns": [], "records": [], "sources": ""}
+
+
+def restored(state: Any) -> tuple[list[dict[str, Any]], list[dict[str, str]], list[dict[str, Any]], str]:
+    """The conversation kept in the browser, checked: anything malformed gives an empty one."""
+    try:
+        chat = [{"role": m["role"], "content": _message_text(m["content"])} for m in state["chat"]]
+        turns, records, panel = state["turns"], state["records"], state["sources"]
+        ok = (all(m["role"] in ("user", "assistant") for m in chat)
+              and all(isinstance(t, dict) and t.get("role") in ("user", "assistant")
+                      and isinstance(t.get("content"), str) for t in turns)
+              and all(isinstance(r, dict) for r in records) and isinstance(panel, str))
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        return [], [], [], ""
+    return chat, turns, records, panel
+
+
+def _message_text(content: Any) -> str:
+    """A chat message's text: a string, or Gradio's list of text blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(b, dict) and b.get("type") == "text"
+                                         and isinstance(b.get("text"), str) for b in content):
+        return "".join(b["text"] for b in content)
+    raise ValueError("not a text message")
+
+
+def export_markdown(folder: Path, records: list[dict[str, Any]]) -> str | None:
+    """Write the conversation as Markdown for the download button (None when there is none);
+    exports older than an hour are deleted."""
+    if not records:
+        return None
+    cutoff = time.time() - 3600
+    for old in folder.glob("*/conversation.md"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old.parent)
+    target = folder / uuid.uuid4().hex / "conversation.md"
+    target.parent.mkdir(parents=True)
+    target.write_text(conversation_markdown(records), encoding="utf-8")
+    return str(target)
+
+
+def launch(demo: gr.Blocks, settings: UISettings, source: Assistant | Collection,
+           block: bool = True) -> Server:
+    """Serve the chat page and the JSON API (ui.api) from one FastAPI app on ``settings.host``;
+    with ``block=False`` the server runs in a thread and is returned started. Pass the page's
+    Collection so both answer from the same, switchable, index."""
     blocked = [str(Path(settings.rag.index.index_dir).resolve()),
                str(Path(settings.rag.index.docs_dir).resolve()),
                str(Path(settings.feedback_log).resolve().parent)]
     app = FastAPI(title="Document assistant", docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
-    add_api(app, assistant, settings.auth, settings.concurrency)
+    add_api(app, as_collection(source, settings), settings.auth, settings.concurrency)
     demo.queue(default_concurrency_limit=settings.concurrency)
     app = gr.mount_gradio_app(
         app, demo, path="",
@@ -204,6 +353,7 @@ def launch(demo: gr.Blocks, settings: UISettings, assistant: Assistant, block: b
         allowed_paths=[],
         footer_links=["api"],
         mcp_server=settings.mcp,
+        max_file_size=int(settings.max_upload_mb * 1024 * 1024),
     )
     server = Server(app, settings.host, settings.port)
     if block:
@@ -218,8 +368,9 @@ def serve(settings: UISettings) -> int:
     assistant = Assistant(settings.rag)
     print("Loading the models …", flush=True)
     assistant.warm()
-    demo = build_app(assistant, settings)
+    collection = as_collection(assistant, settings)
+    demo = build_app(collection, settings)
     print(f"Serving on http://{settings.host}:{settings.port} (JSON API: POST /api/ask; "
           "Ctrl+C to stop)", flush=True)
-    launch(demo, settings, assistant, block=True)
+    launch(demo, settings, collection, block=True)
     return 0

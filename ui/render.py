@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from html import escape
+from typing import Any
 
+from rag.collection import DocumentRow
 from rag.types import Answer, Citation, Hit
 
 CSS = """
@@ -18,6 +20,9 @@ CSS = """
 .src-label {font-weight: 600; margin: 6px 0;}
 .src-abstain {color: #9a6700;}
 .src-notice {color: #9a6700; margin: 6px 0;}
+.doc-table {border-collapse: collapse; width: 100%; font-size: 0.9em;}
+.doc-table th, .doc-table td {border-bottom: 1px solid #d0d7de; padding: 4px 6px; text-align: left;}
+.doc-table td.num {text-align: right;}
 """
 
 
@@ -94,3 +99,39 @@ def sources_html(answer: Answer | None) -> str:
         phrases = [c.phrase for c in cites if c.phrase is not None]
         parts.append(_card(f"[{marker}]", cites[0], marks, phrases, anchor=f"src-{marker}"))
     return "".join(parts)
+
+
+def collection_html(rows: list[DocumentRow], read_only: bool = False) -> str:
+    """What the collection holds: one row per document, with what cleaning dropped."""
+    if not rows:
+        return '<div class="src-label">The collection is empty.</div>'
+    total = sum(r.passages for r in rows)
+    head = (f'<div class="src-label">{len(rows)} document{"s" if len(rows) != 1 else ""}, '
+            f"{total:,} passages{' (read-only)' if read_only else ''}</div>")
+    body = "".join(
+        f"<tr><td>{escape(r.doc_id)}</td><td>{escape(r.title)}</td><td>{escape(r.kind)}</td>"
+        f'<td class="num">{r.passages:,}</td><td class="num">{r.kept_chars:,}</td>'
+        f'<td class="num">{r.dropped_chars:,}</td></tr>' for r in rows)
+    return (head + '<table class="doc-table"><thead><tr><th>Document</th><th>Title</th>'
+            "<th>Type</th><th>Passages</th><th>Characters kept</th><th>Dropped by cleaning"
+            f"</th></tr></thead><tbody>{body}</tbody></table>")
+
+
+def conversation_markdown(records: list[dict[str, Any]]) -> str:
+    """The conversation as Markdown: each question, its answer and the sentences it cites."""
+    out = ["# Conversation with the document assistant", ""]
+    for r in records:
+        out += [f"**Question:** {_md(str(r.get('question', '')))}", "",
+                f"**Answer:** {_md(str(r.get('answer', '')))}", ""]
+        for c in r.get("sources", []):
+            where = f"{c.get('doc_id', '')}" + (f", page {c['page']}" if c.get("page") else "") + (
+                f", {c['section']}" if c.get("section") else "")
+            out.append(f"- [{c.get('marker')}] {_md(str(c.get('title', '')))} ({_md(where)}): "
+                       f"“{_md(str(c.get('sentence', '')))}”")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown line: no HTML, no line breaks that start new blocks."""
+    return escape(" ".join(text.split()), quote=False)

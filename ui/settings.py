@@ -20,6 +20,9 @@ class UISettings(Settings):
     feedback_log: Path = Field(Path(".rag/feedback.jsonl"), description="where likes and dislikes go")
     concurrency: int = Field(4, ge=1, le=64, description="answers computed at once")
     mcp: bool = Field(False, description="also serve the ask tool over MCP")
+    read_only: bool = Field(False, description="no adding or removing documents from the page")
+    max_upload_mb: float = Field(10.0, gt=0, le=1024, description="largest file that can be uploaded")
+    max_upload_files: int = Field(20, ge=1, le=1000, description="most files in one upload")
     examples_file: str = Field("rag-examples.json",
                                description="example questions: a JSON list in the documents folder")
 

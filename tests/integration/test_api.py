@@ -77,5 +77,13 @@ def test_api_needs_credentials_when_auth_is_set(assistant: Assistant, tmp_path: 
         assert httpx.post(url, json=ask, auth=("bob", "correct-horse"), timeout=30).status_code == 401
         ok = httpx.post(url, json=ask, auth=("alice", "correct-horse"), timeout=60)
         assert ok.status_code == 200 and "Seoul" in ok.json()["answer"]
+        docs = server.url + "api/documents"
+        assert httpx.get(docs, timeout=30).status_code == 401
+        listed = httpx.get(docs, auth=("alice", "correct-horse"), timeout=30)
+        assert listed.status_code == 200 and len(listed.json()["documents"]) == 2
+        # the page's upload route is behind the same sign-in
+        upload = httpx.post(server.url + "gradio_api/upload",
+                            files={"files": ("a.txt", b"text", "text/plain")}, timeout=30)
+        assert upload.status_code in (401, 403), upload.status_code
     finally:
         server.close()
