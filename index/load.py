@@ -79,7 +79,7 @@ def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BY
     else:
         text = decode(data)
     if kind == "html":
-        text, title, author = html_to_text(text)
+        text, title, author, headings = html_to_text(text)
     if kind == "markdown":
         headings = markdown_headings(text)
     if not text.strip():
@@ -133,8 +133,12 @@ _BLOCK_TAGS = (
 )
 
 
-def html_to_text(markup: str) -> tuple[str, str, str]:
-    """Visible text of an HTML page, one block per paragraph; plus its title and author."""
+_HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+
+
+def html_to_text(markup: str) -> tuple[str, str, str, tuple[tuple[int, str], ...]]:
+    """Visible text of an HTML page, one block per paragraph; its title and author; and its
+    headings (h1-h6) as (offset in the text, heading), for citing the nearest one."""
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(markup, "lxml")
@@ -160,17 +164,29 @@ def html_to_text(markup: str) -> tuple[str, str, str]:
 
     parts: list[str] = []
     body = soup.body or soup
+    heading_texts: list[str] = []
     for node in body.descendants:
         if isinstance(node, Tag):
             if node.name in _BLOCK_TAGS:
                 parts.append("\n\n")
+            if node.name in _HEADING_TAGS:
+                heading_texts.append(" ".join(node.get_text(" ").split()))
         elif isinstance(node, NavigableString) and not isinstance(
                 node, Comment | Doctype | ProcessingInstruction):
             parts.append(str(node))
     raw = "".join(parts)
     blocks = [re.sub(r"[ \t\r\f\v]+", " ", b).strip() for b in re.split(r"\n\s*\n", raw)]
     lines = [re.sub(r"\s*\n\s*", " ", b) for b in blocks if b]
-    return "\n\n".join(lines) + ("\n" if lines else ""), title, author
+    # each heading is a block of its own: find them in order
+    headings: list[tuple[int, str]] = []
+    offset, wanted = 0, iter(h for h in heading_texts if h)
+    target = next(wanted, None)
+    for line in lines:
+        if target is not None and " ".join(line.split()) == target:
+            headings.append((offset, line))
+            target = next(wanted, None)
+        offset += len(line) + 2
+    return "\n\n".join(lines) + ("\n" if lines else ""), title, author, tuple(headings)
 
 
 _TERMINAL = tuple(".!?:;\"”’'…)")

@@ -75,3 +75,15 @@ def test_page_of_each_sentence_in_a_passage_that_crosses_a_page() -> None:
     assert p.page == 1 and p.page_at(5) == 1 and p.page_at(25) == 2
     assert Passage.from_json(p.to_json()).pages == breaks
     assert doc.page_breaks(25, 30) == ((25, 2),)
+
+
+def test_html_headings_are_sections(tmp_path: Path) -> None:
+    path = tmp_path / "light.html"
+    path.write_text("<html><body><h1>The <em>Light</em></h1><p>Built in 1871.</p>"
+                    "<section><h2>Keepers</h2><p>They left\n in 1965.</p></section>"
+                    "<h3></h3><p>Automated since.</p></body></html>", encoding="utf-8")
+    doc = load_file(path, "light.html")
+    assert [h for _, h in doc.headings] == ["The Light", "Keepers"]
+    assert all(doc.text[o:].startswith(h) for o, h in doc.headings)
+    assert doc.locate(doc.text.index("1965"))[1] == "Keepers"
+    assert doc.locate(doc.text.index("1871"))[1] == "The Light"
