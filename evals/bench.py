@@ -7,7 +7,6 @@ hold on a noisy machine.
 
 from __future__ import annotations
 
-import gc
 import json
 import platform
 import resource
@@ -178,71 +177,19 @@ def _langchain_dev_quality(store: Any) -> dict[str, float]:
             "dev_evidence_hit@1": round(top1 / len(answerable), 3)}
 
 
-def scaling(out: Path, sizes: list[int], repeat: int, dim: int = 384) -> list[dict[str, Any]]:
-    """Query latency and memory as the passage count grows (synthetic passages and vectors)."""
-    import faiss
-    import psutil
+def scaling(out: Path, sizes: list[int], repeat: int) -> list[dict[str, Any]]:
+    """Hybrid search latency (with sentence rescoring), dense recall@10 against exact search
+    and memory as the passage count grows (synthetic passages and vectors; evals.scale)."""
+    from evals.scale import measure, plot
 
-    from index.bm25 import BM25Index
-    from index.dense import build_faiss, kind_of, search_faiss
-    from index.settings import IndexSettings
-
-    threshold = IndexSettings.model_fields["ann_threshold"].default
-    rng = np.random.default_rng(0)
-    vocab = [f"w{i}" for i in range(20000)]
-    proc = psutil.Process()
     rows = []
     for n in sizes:
-        gc.collect()
-        base = proc.memory_info().rss
-        vecs = rng.standard_normal((n, dim), dtype=np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        t = time.perf_counter()
-        index = build_faiss(vecs, ann_threshold=threshold)
-        build_s = time.perf_counter() - t
-        texts = [" ".join(rng.choice(vocab, 60)) for _ in range(n)]
-        bm25 = BM25Index.build(texts)
-        rss = proc.memory_info().rss - base
-        index_mb = (len(faiss.serialize_index(index)) + bm25.nbytes()) / 2**20
-        queries = rng.standard_normal((repeat, dim), dtype=np.float32)
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        qi = iter(queries)
-        dense = percentiles(timed(lambda index=index, qi=qi: search_faiss(index, next(qi), 50), repeat))
-        ti = iter([" ".join(rng.choice(vocab, 8)) for _ in range(repeat)])
-        sparse = percentiles(timed(lambda bm25=bm25, ti=ti: bm25.search(next(ti), 50), repeat))
-        rows.append({"passages": n, "dense_kind": kind_of(index), "dense_build_s": round(build_s, 2),
-                     "dense_ms": dense, "bm25_ms": sparse, "rss_growth_mb": round(rss / 2**20, 1),
-                     "index_mb": round(index_mb, 1)})
-        print(f"scaling {n:>7}: {kind_of(index):8} dense p50 {dense['p50']} ms, bm25 p50 "
-              f"{sparse['p50']} ms, index {rows[-1]['index_mb']} MB", flush=True)
-        del index, bm25, vecs, texts
-    _plot_scaling(rows, out / "scaling.png")
+        rows.append(measure(n, repeat, seed=0))
+        r = rows[-1]
+        print(f"scaling {n:>7}: {r['dense']:14} hybrid p95 {r['hybrid_p95_ms']} ms, recall@10 "
+              f"{r['dense_recall_at_10']}, index {r['index_memory_mb']} MB", flush=True)
+    plot(rows, out / "scaling.png")
     return rows
-
-
-def _plot_scaling(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = [r["passages"] for r in rows]
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax[0].plot(n, [r["dense_ms"]["p50"] for r in rows], marker="o", label="dense (FAISS)")
-    ax[0].plot(n, [r["bm25_ms"]["p50"] for r in rows], marker="o", label="BM25")
-    ax[0].set_xscale("log")
-    ax[0].set_xlabel("passages")
-    ax[0].set_ylabel("p50 latency (ms)")
-    ax[0].legend()
-    ax[1].plot(n, [r["index_mb"] for r in rows], marker="o", color="#c44e52")
-    ax[1].set_xscale("log")
-    ax[1].set_xlabel("passages")
-    ax[1].set_ylabel("index memory (MB)")
-    for r in rows:
-        ax[0].annotate(r["dense_kind"], (r["passages"], r["dense_ms"]["p50"]), fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def embedding_throughput(beir: Path, n: int = 512) -> dict[str, Any]:
@@ -333,14 +280,10 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
               "", "### Query embedding breakdown (ms, p50)", "",
               f"{json.dumps(s['embedding_breakdown_ms'])}"]
     if "scaling" in data:
+        from evals.scale import table
+
         lines += ["", "## Scaling (synthetic passages)", "", "![scaling](scaling.png)", "",
-                  "| passages | dense index | dense p50 ms | dense p95 ms | BM25 p50 ms | index MB "
-                  "| RSS growth MB |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in data["scaling"]:
-            lines.append(f"| {r['passages']} | {r['dense_kind']} | {r['dense_ms']['p50']} | "
-                         f"{r['dense_ms']['p95']} | {r['bm25_ms']['p50']} | {r['index_mb']} | "
-                         f"{r['rss_growth_mb']} |")
+                  *table(data["scaling"])]
     if "beir" in data:
         b = data["beir"]
         lines += ["", "## BEIR corpus", "",

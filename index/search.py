@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from index.bm25 import BM25Index
-from index.dense import load_faiss, search_faiss
+from index.dense import build_faiss, load_faiss, search_faiss
 from index.embed import model_fingerprint
 from index.errors import IndexCorrupt, IndexMismatch, rebuild_hint
 from index.settings import IndexSettings
@@ -46,6 +46,11 @@ class SearchIndex:
     # each passage's sentence rows, flattened, and where each passage's run starts
     flat_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     row_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # FAISS over the sentence vectors (exact, or HNSW above the size threshold), and for each
+    # sentence row the passages that hold it (CSR: owners[owner_offsets[r]:owner_offsets[r+1]])
+    sentence_dense: Any = None
+    owners: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    owner_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
     @classmethod
     def load(cls, settings: IndexSettings, verify: bool = True) -> SearchIndex:
@@ -89,8 +94,33 @@ class SearchIndex:
             for p in passages:
                 offsets.append(len(flat))
                 flat.extend(rows[(p.doc_id, s, e)] for s, e in p.sentences)
-        return cls(version, manifest, passages, vectors, dense, bm25, sent_vecs, rows,
-                   np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64))
+        index = cls(version, manifest, passages, vectors, dense, bm25, sent_vecs, rows,
+                    np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64))
+        if sent_vecs is not None:
+            saved = version / "sentences.faiss"
+            try:  # indexes built before the sentence index existed get one in memory
+                sent_dense = (load_faiss(saved, settings.hnsw_ef_search) if saved.is_file() else
+                              build_faiss(sent_vecs, settings.ann_threshold, settings.hnsw_m,
+                                          settings.hnsw_ef_search))
+            except RuntimeError as exc:
+                raise IndexCorrupt(f"sentences.faiss is unreadable ({exc}). "
+                                   f"{rebuild_hint(index_dir)}") from exc
+            if sent_dense.ntotal != len(sent_vecs):
+                raise IndexCorrupt(f"sentences.faiss does not match the sentences. "
+                                   f"{rebuild_hint(index_dir)}")
+            index.attach_sentence_index(sent_dense)
+        return index
+
+    def attach_sentence_index(self, sentence_dense: Any) -> None:
+        """Use ``sentence_dense`` to find sentences; work out which passages hold each one."""
+        self.sentence_dense = sentence_dense
+        n = len(self.sentence_vectors) if self.sentence_vectors is not None else 0
+        owner_of_flat = np.repeat(np.arange(len(self.row_offsets), dtype=np.int64),
+                                  np.diff(np.append(self.row_offsets, len(self.flat_rows))))
+        order = np.argsort(self.flat_rows, kind="stable")
+        self.owners = owner_of_flat[order]
+        self.owner_offsets = np.concatenate(
+            [[0], np.cumsum(np.bincount(self.flat_rows, minlength=n))]).astype(np.int64)
 
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         return search_faiss(self.dense, query_vector, k)
@@ -99,11 +129,37 @@ class SearchIndex:
         return self.bm25.search(query, k)
 
     def max_sentence_scores(self, query_vector: np.ndarray) -> np.ndarray | None:
-        """Per passage, the best cosine of any of its sentences with the query."""
+        """Per passage, the best cosine of any of its sentences with the query (every
+        sentence of the collection: for tests and small collections; see best_sentence_scores)."""
         if self.sentence_vectors is None or not self.passages:
             return None
         sims = self.sentence_vectors @ query_vector
         return np.maximum.reduceat(sims[self.flat_rows], self.row_offsets)
+
+    def sentence_passages(self, query_vector: np.ndarray, k: int) -> np.ndarray:
+        """The ``k`` passages holding the sentences closest to the query, best first (through
+        the sentence index: the cost grows with k and the index's search, not the collection)."""
+        if self.sentence_dense is None or k <= 0:
+            return np.zeros(0, dtype=np.int64)
+        found = search_faiss(self.sentence_dense, query_vector, 3 * k)
+        out: dict[int, None] = {}
+        for row, _ in found:
+            for p in self.owners[self.owner_offsets[row]:self.owner_offsets[row + 1]]:
+                out.setdefault(int(p))
+            if len(out) >= k:
+                break
+        return np.fromiter(out, dtype=np.int64, count=len(out))[:k]
+
+    def best_sentence_scores(self, query_vector: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
+        """For the passages ``ids`` only, the best cosine of any of their sentences."""
+        if self.sentence_vectors is None or not len(ids):
+            return None
+        starts = self.row_offsets[ids]
+        ends = np.append(self.row_offsets, len(self.flat_rows))[ids + 1]
+        lengths = ends - starts
+        rows = np.concatenate([self.flat_rows[a:b] for a, b in zip(starts, ends, strict=True)])
+        sims = self.sentence_vectors[rows] @ query_vector
+        return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(lengths)[:-1]]))
 
     def sentence_vectors_of(self, passage: Passage) -> np.ndarray | None:
         if self.sentence_vectors is None:

@@ -200,6 +200,10 @@ class Assistant:
             notices.append(f"The question was long; only its first {len(text):,} characters were used.")
         return text, notices
 
+    def chat_model(self) -> Any:
+        """The LangChain chat model of the configured LLM backend (started on first use)."""
+        return self._model()
+
     def _model(self) -> Any:
         if self._chat_model is None:
             from rag.llm import make_chat_model
@@ -223,7 +227,7 @@ class Assistant:
             for token in stream_tokens(self._model(), question, hits):
                 text += token
                 yield Partial(text)
-            answer = finish(text, hits, question)
+            answer = finish(text, hits, question, self.settings.llm.attribution)
             yield Partial(answer.text, replace(answer, notices=tuple(notices) + answer.notices))
         except BackendUnavailable as exc:
             log.warning("%s", exc)

@@ -13,6 +13,7 @@ from typing import Any
 
 from rag.errors import BackendUnavailable
 from rag.settings import LLMSettings
+from rag.text import content_words
 from rag.types import Answer, Citation, Hit, Turn
 
 SYSTEM = (
@@ -101,8 +102,35 @@ def condense(model: Any, question: str, history: list[Turn]) -> str:
     return text if 0 < len(text) <= 1000 else question
 
 
-def finish(text: str, hits: list[Hit], resolved: str) -> Answer:
-    """Validate markers: keep those that name a given passage, renumber them, flag the rest."""
+def attribute(text: str, hits: list[Hit], support: float) -> tuple[str, tuple[Citation, ...]]:
+    """Cite a reply written without markers: each sentence of it whose content words (at least
+    three) are, for at least ``support`` of them, in one sentence of the passages given gets a
+    marker for that sentence. Sentences without such support stay uncited."""
+    if support <= 0:
+        return text, ()
+    sources = [(hit, s, e, set(content_words(t))) for hit in hits
+               for s, e, t in hit.passage.sentence_texts()]
+    markers: dict[tuple[str, int], int] = {}
+    citations: list[Citation] = []
+    out = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+        words = set(content_words(sentence))
+        best = max(sources, key=lambda src: len(words & src[3]), default=None)
+        if len(words) < 3 or best is None or len(words & best[3]) < support * len(words):
+            out.append(sentence)
+            continue
+        hit, s, e, _ = best
+        key = (hit.passage.id, s)
+        if key not in markers:
+            markers[key] = len(markers) + 1
+            citations.append(Citation(markers[key], hit.passage, s, e))
+        out.append(f"{sentence} [{markers[key]}]")
+    return " ".join(out), tuple(citations)
+
+
+def finish(text: str, hits: list[Hit], resolved: str, attribution: float = 0.0) -> Answer:
+    """Validate markers: keep those that name a given passage, renumber them, flag the rest.
+    A reply with no valid marker is cited by ``attribute`` when ``attribution`` is above 0."""
     notices: list[str] = []
     valid = {str(i) for i in range(1, len(hits) + 1)}
     bad = [m for m in re.findall(r"\[(\d+)\]", text) if m not in valid]
@@ -118,6 +146,11 @@ def finish(text: str, hits: list[Hit], resolved: str) -> Answer:
         for i in used
     )
     abstained = bool(NO_ANSWER.search(text)) and not citations
+    if not citations and not abstained:
+        text, citations = attribute(text, hits, attribution)
+        if citations:
+            notices.append("The model cited nothing; the markers were added where a sentence "
+                           "of the answer matches a sentence of the sources.")
     if not citations and not abstained:
         notices.append("This answer cites no source passage: check it against the sources.")
     return Answer(text, citations, abstained, tuple(hits), tuple(notices), mode="llm",

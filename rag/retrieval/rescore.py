@@ -24,13 +24,17 @@ class SentenceRescorer:
         return self.weight > 0 and self.index.sentence_vectors is not None
 
     def rescore(self, vector: np.ndarray, found: Ranking, fetch: int) -> Ranking:
-        """Candidates: FAISS's passages and the passages holding the best sentences."""
-        best = self.index.max_sentence_scores(vector) if self.weight > 0 else None
+        """Candidates: FAISS's passages and the passages holding the best sentences (from the
+        sentence index); only their sentences are scored, so the cost does not grow with the
+        collection."""
+        if not self.active:
+            return found
+        by_sentence = self.index.sentence_passages(vector, fetch)
+        ids = np.unique(np.concatenate([np.array([i for i, _ in found], dtype=np.int64), by_sentence]))
+        best = self.index.best_sentence_scores(vector, ids)
         if best is None:
             return found
-        by_sentence = np.argpartition(-best, min(fetch, len(best) - 1))[:fetch]
-        ids = np.unique(np.concatenate([np.array([i for i, _ in found], dtype=np.int64), by_sentence]))
         own = self.index.vectors[ids] @ vector
-        mixed = (1 - self.weight) * own + self.weight * best[ids]
+        mixed = (1 - self.weight) * own + self.weight * best
         order = np.lexsort((ids, -mixed))[:fetch]
         return [(int(ids[j]), float(mixed[j])) for j in order]

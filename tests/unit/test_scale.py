@@ -1,0 +1,25 @@
+"""The scaling benchmark's synthetic index (evals.scale): small sizes, no model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evals.scale import measure, synthetic_index
+
+
+def test_exact_and_hnsw_indexes_measure_and_keep_recall() -> None:
+    flat = measure(2_000, 20, seed=1, ann_threshold=50_000)
+    assert flat["dense"] == "IndexFlatIP" and flat["dense_recall_at_10"] == 1.0
+    assert flat["hybrid_p95_ms"] >= flat["hybrid_p50_ms"] > 0 and flat["sentences"] == 6_000
+    hnsw = measure(2_000, 20, seed=1, ann_threshold=1_000)
+    assert hnsw["dense"] == "IndexHNSWFlat" and hnsw["dense_recall_at_10"] >= 0.9
+
+
+def test_sentence_passages_through_hnsw_find_the_best_sentence_owners() -> None:
+    index, queries, _ = synthetic_index(3_000, seed=2, ann_threshold=1_000)
+    agree = []
+    for q in queries[:20]:
+        every = index.max_sentence_scores(q)
+        exact = set(np.argsort(-every)[:10].tolist())
+        agree.append(len(exact & set(index.sentence_passages(q, 10).tolist())) / 10)
+    assert np.mean(agree) >= 0.9
