@@ -70,7 +70,8 @@ def synthetic_index(n: int, seed: int, ann_threshold: int) -> tuple[Any, np.ndar
     index = SearchIndex(Path("."), {"documents": {}, "count": n}, passages, vectors,
                         build_faiss(vectors, ann_threshold), BM25Index.build(texts),
                         sentence_vectors, rows, flat, offsets)  # type: ignore[arg-type]
-    index.attach_sentence_index(build_faiss(sentence_vectors, ann_threshold))
+    index.attach_sentence_index(build_faiss(sentence_vectors, ann_threshold)
+                                if len(sentence_vectors) >= ann_threshold else None)
     queries = clustered(rng, centres, 1000, 0.1)
     qtexts = [" ".join(vocab[rng.choice(len(vocab), 6, p=zipf)]) for _ in range(1000)]
     return index, queries, qtexts

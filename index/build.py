@@ -216,8 +216,9 @@ def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embed
         writer.write_array("vectors.npy", vectors)
         if sentence_vectors is not None:
             writer.write_array("sentences.npy", sentence_vectors)
-            save_faiss(build_faiss(sentence_vectors, settings.ann_threshold, settings.hnsw_m,
-                                   settings.hnsw_ef_search), writer.tmp / "sentences.faiss")
+            if len(sentence_vectors) >= settings.ann_threshold:  # below it: exact, with numpy
+                save_faiss(build_faiss(sentence_vectors, settings.ann_threshold, settings.hnsw_m,
+                                       settings.hnsw_ef_search), writer.tmp / "sentences.faiss")
         dense = build_faiss(vectors, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
         save_faiss(dense, writer.tmp / "dense.faiss")
         bm25 = BM25Index.build([indexed_text(p, settings.title_context) for p in passages])

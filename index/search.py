@@ -98,21 +98,26 @@ class SearchIndex:
                     np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64))
         if sent_vecs is not None:
             saved = version / "sentences.faiss"
-            try:  # indexes built before the sentence index existed get one in memory
-                sent_dense = (load_faiss(saved, settings.hnsw_ef_search) if saved.is_file() else
-                              build_faiss(sent_vecs, settings.ann_threshold, settings.hnsw_m,
-                                          settings.hnsw_ef_search))
+            sent_dense = None
+            try:  # an ANN index above the threshold; indexes built before it get one in memory
+                if saved.is_file():
+                    sent_dense = load_faiss(saved, settings.hnsw_ef_search)
+                elif len(sent_vecs) >= settings.ann_threshold:
+                    sent_dense = build_faiss(sent_vecs, settings.ann_threshold, settings.hnsw_m,
+                                             settings.hnsw_ef_search)
             except RuntimeError as exc:
                 raise IndexCorrupt(f"sentences.faiss is unreadable ({exc}). "
                                    f"{rebuild_hint(index_dir)}") from exc
-            if sent_dense.ntotal != len(sent_vecs):
+            if sent_dense is not None and sent_dense.ntotal != len(sent_vecs):
                 raise IndexCorrupt(f"sentences.faiss does not match the sentences. "
                                    f"{rebuild_hint(index_dir)}")
             index.attach_sentence_index(sent_dense)
         return index
 
-    def attach_sentence_index(self, sentence_dense: Any) -> None:
-        """Use ``sentence_dense`` to find sentences; work out which passages hold each one."""
+    def attach_sentence_index(self, sentence_dense: Any = None) -> None:
+        """Find sentences with ``sentence_dense`` (an ANN index; None: exact, with numpy, which
+        is faster than FAISS's exact search below the ANN threshold); work out which passages
+        hold each sentence."""
         self.sentence_dense = sentence_dense
         n = len(self.sentence_vectors) if self.sentence_vectors is not None else 0
         owner_of_flat = np.repeat(np.arange(len(self.row_offsets), dtype=np.int64),
@@ -139,11 +144,17 @@ class SearchIndex:
     def sentence_passages(self, query_vector: np.ndarray, k: int) -> np.ndarray:
         """The ``k`` passages holding the sentences closest to the query, best first (through
         the sentence index: the cost grows with k and the index's search, not the collection)."""
-        if self.sentence_dense is None or k <= 0:
+        if self.sentence_vectors is None or k <= 0 or not len(self.sentence_vectors):
             return np.zeros(0, dtype=np.int64)
-        found = search_faiss(self.sentence_dense, query_vector, 3 * k)
+        want = min(3 * k, len(self.sentence_vectors))
+        if self.sentence_dense is not None:
+            rows = [row for row, _ in search_faiss(self.sentence_dense, query_vector, want)]
+        else:
+            sims = self.sentence_vectors @ query_vector
+            top = np.argpartition(-sims, want - 1)[:want]
+            rows = top[np.lexsort((top, -sims[top]))].tolist()
         out: dict[int, None] = {}
-        for row, _ in found:
+        for row in rows:
             for p in self.owners[self.owner_offsets[row]:self.owner_offsets[row + 1]]:
                 out.setdefault(int(p))
             if len(out) >= k:
