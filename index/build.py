@@ -209,7 +209,36 @@ def _sentence_vectors(embedder: Embedder, passages: list[Passage], previous: Sea
     return out
 
 
+def _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder,  # noqa: ANN001
+                  report) -> str:
+    """Publish the index into the Milvus store (index.milvus_store): a new version, then the
+    switch; Milvus indexes the dense vectors and computes BM25 over the analysed text."""
+    from index.milvus_store import MilvusStore, analyzed_texts, connect
+
+    texts = [indexed_text(p, settings.title_context) for p in passages]
+    analyzer = BM25Index.build(texts[:1])  # only its analyser
+    store = MilvusStore(connect(settings.milvus_target, settings.milvus_token),
+                        settings.milvus_collection)
+    manifest = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": {**model, "path": settings.model_path, "dimension": int(vectors.shape[1]),
+                  "precision": embedder.precision},
+        "settings": settings.chunk_fingerprint(),
+        "dense": {"kind": "milvus-flat-ip", "ann_threshold": settings.ann_threshold},
+        "count": len(passages),
+        "documents": doc_meta,
+        "versions": versions(),
+    }
+    version = store.publish(passages, vectors, analyzed_texts(analyzer, texts), sentence_vectors,
+                            manifest)
+    report.version_dir = Path(f"milvus:{settings.milvus_collection}:{version}")
+    return "milvus-flat-ip"
+
+
 def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder, report) -> str:  # noqa: ANN001
+    if settings.store == "milvus":
+        return _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model,
+                             embedder, report)
     writer = VersionWriter(settings.index_dir)
     try:
         writer.write_passages(passages)

@@ -49,11 +49,15 @@ class SearchIndex:
     # FAISS over the sentence vectors (exact, or HNSW above the size threshold), and for each
     # sentence row the passages that hold it (CSR: owners[owner_offsets[r]:owner_offsets[r+1]])
     sentence_dense: Any = None
+    # the Milvus store answers dense and BM25 searches itself (index.milvus_store.MilvusSearch)
+    engine: Any = None
     owners: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     owner_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
     @classmethod
     def load(cls, settings: IndexSettings, verify: bool = True) -> SearchIndex:
+        if settings.store == "milvus":
+            return cls._load_milvus(settings)
         index_dir = settings.index_dir
         version = live_version(index_dir)
         manifest = read_manifest(version, index_dir)
@@ -82,12 +86,41 @@ class SearchIndex:
                 f"{dense.ntotal} vectors, {bm25.size} BM25 rows). {rebuild_hint(index_dir)}"
             )
         sent_vecs = None
-        rows: dict[tuple[str, int, int], int] = {}
         if (version / "sentences.npy").is_file():
             sent_vecs = load_array(version / "sentences.npy", index_dir)
+        return cls._assemble(version, manifest, passages, vectors, dense, bm25, sent_vecs,
+                             settings, saved_sentence_index=version / "sentences.faiss")
+
+    @classmethod
+    def _load_milvus(cls, settings: IndexSettings) -> SearchIndex:
+        from index.build import indexed_text
+        from index.milvus_store import MilvusSearch, MilvusStore, connect
+
+        label = f"the Milvus store at {settings.milvus_target}"
+        store = MilvusStore(connect(settings.milvus_target, settings.milvus_token),
+                            settings.milvus_collection)
+        version, manifest, passages, vectors, sent_vecs = store.read()
+        check_compatible(manifest, model_fingerprint(settings.model_path),
+                         settings.chunk_fingerprint(), label)
+        # the analyser and term statistics for query analysis and answer features
+        bm25 = BM25Index.build([indexed_text(p, settings.title_context) for p in passages])
+        index = cls._assemble(Path(f"milvus:{settings.milvus_collection}:{version}"), manifest,
+                              passages, vectors, None, bm25, sent_vecs, settings)
+        index.engine = MilvusSearch(store.client, f"{settings.milvus_collection}_p_{version}",
+                                    bm25.analyze)
+        return index
+
+    @classmethod
+    def _assemble(cls, version: Path, manifest: dict[str, Any], passages: list[Passage],
+                  vectors: np.ndarray, dense: Any, bm25: BM25Index, sent_vecs: np.ndarray | None,
+                  settings: IndexSettings, saved_sentence_index: Path | None = None) -> SearchIndex:
+        index_dir = settings.index_dir
+        rows: dict[tuple[str, int, int], int] = {}
+        if sent_vecs is not None:
             rows = sentence_keys(passages)
             if len(rows) != len(sent_vecs):
-                raise IndexCorrupt(f"sentences.npy does not match the passages. {rebuild_hint(index_dir)}")
+                raise IndexCorrupt(f"The sentence vectors do not match the passages. "
+                                   f"{rebuild_hint(index_dir)}")
         flat: list[int] = []
         offsets: list[int] = []
         if rows:
@@ -97,10 +130,10 @@ class SearchIndex:
         index = cls(version, manifest, passages, vectors, dense, bm25, sent_vecs, rows,
                     np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64))
         if sent_vecs is not None:
-            saved = version / "sentences.faiss"
+            saved = saved_sentence_index
             sent_dense = None
             try:  # an ANN index above the threshold; indexes built before it get one in memory
-                if saved.is_file():
+                if saved is not None and saved.is_file():
                     sent_dense = load_faiss(saved, settings.hnsw_ef_search)
                 elif len(sent_vecs) >= settings.ann_threshold:
                     sent_dense = build_faiss(sent_vecs, settings.ann_threshold, settings.hnsw_m,
@@ -128,9 +161,13 @@ class SearchIndex:
             [[0], np.cumsum(np.bincount(self.flat_rows, minlength=n))]).astype(np.int64)
 
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self.engine is not None:
+            return self.engine.dense(query_vector, k)
         return search_faiss(self.dense, query_vector, k)
 
     def bm25_search(self, query: str | list[str], k: int) -> list[tuple[int, float]]:
+        if self.engine is not None:
+            return self.engine.bm25(self.bm25.analyze(query) if isinstance(query, str) else query, k)
         return self.bm25.search(query, k)
 
     def max_sentence_scores(self, query_vector: np.ndarray) -> np.ndarray | None:

@@ -11,6 +11,7 @@ from index.config import Settings
 from index.load import DEFAULT_MAX_FILE_BYTES
 
 Precision = Literal["auto", "fp32", "bf16"]
+Store = Literal["local", "milvus"]
 QueryEncoder = Literal["auto", "onnx", "torch"]
 
 
@@ -54,6 +55,19 @@ class IndexSettings(Settings):
     clean: bool = Field(True, description="drop page boilerplate (navigation, captions, teasers)")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, ge=1,
                                 description="larger files are skipped with a warning")
+    # where the index lives: FAISS + bm25s files in index_dir, or Milvus (embedded Milvus Lite
+    # from a file, or a server / cluster by URL); everything above the store is the same
+    store: Store = Field("local", description="index store: local files or milvus")
+    milvus_uri: str = Field("", description=("Milvus Lite file or server URL (default: "
+                                             "milvus.db in the index directory)"))
+    milvus_token: str = Field("", description="Milvus token (USER:PASSWORD), if the server needs one")
+    milvus_collection: str = Field("rag", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$",
+                                   description="prefix of the project's Milvus collections")
+
+    @property
+    def milvus_target(self) -> str:
+        """The Milvus URI: as given, or a Milvus Lite file in the index directory."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
 
     def chunk_fingerprint(self) -> dict[str, object]:
         """Settings that change passages or vectors: a mismatch needs a full rebuild."""

