@@ -24,7 +24,7 @@ from index.search import SearchIndex, sentence_keys
 from index.settings import IndexSettings
 from index.split import make_passages, token_counter
 from index.store import VersionWriter
-from index.types import Document, Passage
+from index.types import Document, Passage, indexed_text
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,6 @@ class BuildReport:
     @property
     def passages(self) -> int:
         return sum(d.passages for d in self.documents)
-
-
-def indexed_text(p: Passage, title_context: bool) -> str:
-    """What is embedded and BM25-indexed for a passage."""
-    if title_context and p.title and not p.text.startswith(p.title):
-        return f"{p.title}\n{p.text}"
-    return p.text
 
 
 def clean_document(doc: Document, enabled: bool = True) -> CleanResult:

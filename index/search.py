@@ -21,7 +21,7 @@ from index.store import (
     read_passages,
     verify_files,
 )
-from index.types import Passage
+from index.types import Passage, indexed_text
 
 
 def sentence_keys(passages: list[Passage]) -> dict[tuple[str, int, int], int]:
@@ -93,7 +93,6 @@ class SearchIndex:
 
     @classmethod
     def _load_milvus(cls, settings: IndexSettings) -> SearchIndex:
-        from index.build import indexed_text
         from index.milvus_store import MilvusSearch, MilvusStore, connect
 
         label = f"the Milvus store at {settings.milvus_target}"
@@ -183,6 +182,8 @@ class SearchIndex:
         the sentence index: the cost grows with k and the index's search, not the collection)."""
         if self.sentence_vectors is None or k <= 0 or not len(self.sentence_vectors):
             return np.zeros(0, dtype=np.int64)
+        if len(self.owner_offsets) != len(self.sentence_vectors) + 1:  # assembled by hand
+            self.attach_sentence_index(self.sentence_dense)
         want = min(3 * k, len(self.sentence_vectors))
         if self.sentence_dense is not None:
             rows = [row for row, _ in search_faiss(self.sentence_dense, query_vector, want)]

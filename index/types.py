@@ -105,6 +105,13 @@ class Passage:
         return [(s, e, self.text[s - self.start : e - self.start]) for s, e in self.sentences]
 
 
+def indexed_text(p: Passage, title_context: bool) -> str:
+    """What is embedded and BM25-indexed for a passage."""
+    if title_context and p.title and not p.text.startswith(p.title):
+        return f"{p.title}\n{p.text}"
+    return p.text
+
+
 def passage_id(doc_id: str, start: int, end: int, text: str) -> str:
     """Stable id: a hash of the document id, the span and the text."""
     h = hashlib.sha256(f"{doc_id}\x00{start}\x00{end}\x00{text}".encode())
