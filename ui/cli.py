@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from index.errors import RagError
 from ui.flags import Parser, add_settings_flags
@@ -35,7 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     b = isub.add_parser("build", help="build or update the index from a documents folder")
     b.add_argument("--full", action="store_true", help="rebuild everything, reuse nothing")
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
+    b.add_argument("--vectors-from", type=Path, metavar="DIR", default=None,
+                   help="take vectors from an embedding job's Parquet output (rag index embed-job)")
     add_settings_flags(b, IndexSettings)
+    j = isub.add_parser("embed-job", help="embed the documents as a Dask job, writing Parquet "
+                        "for `index build --vectors-from`")
+    j.add_argument("--parquet", type=Path, metavar="DIR", required=True,
+                   help="output folder (replaced): part-*.parquet with texts and vectors")
+    j.add_argument("--scheduler", default="", metavar="ADDRESS",
+                   help="a Dask scheduler (tcp://host:8786); default: a local cluster on 127.0.0.1")
+    j.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="worker processes of the local cluster (default: 2)")
+    add_settings_flags(j, IndexSettings)
     i = isub.add_parser("info", help="describe the index")
     add_settings_flags(i, IndexSettings)
     c = isub.add_parser("show", help="print the cleaned text of one document")

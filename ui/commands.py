@@ -17,7 +17,8 @@ def print_json(obj: object) -> None:
 
 def dispatch(args: argparse.Namespace) -> int:
     if args.command == "index":
-        return {"build": cmd_build, "info": cmd_info, "show": cmd_show}[args.index_command](args)
+        return {"build": cmd_build, "info": cmd_info, "show": cmd_show,
+                "embed-job": cmd_embed_job}[args.index_command](args)
     handlers = {"search": cmd_search, "ask": cmd_ask, "chat": cmd_chat, "serve": cmd_serve,
                 "eval": cmd_eval, "eval-retrieval": cmd_eval_retrieval, "bench": cmd_bench,
                 "train-answerer": cmd_train}
@@ -63,7 +64,17 @@ def build_if_missing(settings: Any, progress: bool = True) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     from index.build import build_index
 
-    report = build_index(index_settings(args), full=args.full, progress=not args.json)
+    settings = index_settings(args)
+    embedder = None
+    if args.vectors_from is not None:
+        from index.embed import Embedder
+        from index.ingest import LookupEmbedder
+
+        embedder = LookupEmbedder(args.vectors_from, Embedder.from_settings(settings))
+    report = build_index(settings, full=args.full, progress=not args.json, embedder=embedder)
+    if embedder is not None:
+        print(f"vectors from {args.vectors_from}: {embedder.found} texts found, "
+              f"{embedder.missed} embedded here", file=sys.stderr)
     if args.json:
         data = asdict(report)
         data["index_dir"] = str(report.index_dir)
@@ -71,6 +82,19 @@ def cmd_build(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         print_build_report(report)
+    return 0
+
+
+def cmd_embed_job(args: argparse.Namespace) -> int:
+    from index.ingest import run_job
+
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    r = run_job(index_settings(args), args.parquet, args.scheduler, args.workers, progress=True)
+    print(f"{r.documents} documents: {r.passages} passages and {r.sentences} sentences embedded "
+          f"by {r.workers} workers in {r.seconds:.1f} s ({r.texts_per_second:.0f} texts/s); "
+          f"{len(r.files)} Parquet files in {args.parquet}")
     return 0
 
 
