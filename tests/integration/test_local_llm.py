@@ -36,3 +36,10 @@ def test_local_llm_streams_tokens_and_its_citations_are_checked(assistant: Assis
     port = bot._local_llm.port
     listening = [line for line in out.splitlines() if f":{port} " in line]
     assert listening and all("127.0.0.1:" in line for line in listening)
+
+    # a reply the model writes without markers is cited by attribution, with a real sentence
+    fact = bot.answer("What was the name of the large intercontinental ballistic missile North "
+                      "Korea test-launched in late November?", answer_mode="llm")
+    assert "Hwasong-15" in fact.text and fact.citations
+    assert all(c.sentence in c.passage.text and "Hwasong" in c.sentence for c in fact.citations)
+    assert any("markers were added" in n for n in fact.notices)
