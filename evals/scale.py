@@ -85,6 +85,7 @@ def measure(n: int, queries: int, seed: int, ann_threshold: int | None = None) -
 
     if ann_threshold is None:
         ann_threshold = IndexSettings.model_fields["ann_threshold"].default
+    synthetic_index(200, seed, ann_threshold)  # libraries loaded before memory is measured
     gc.collect()
     base = rss_mb()
     started = time.perf_counter()
