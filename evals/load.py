@@ -125,9 +125,11 @@ def single_answer_ms(url: str, repeat: int = 30) -> float:
     return round(statistics.median(times), 2)
 
 
-def load_test(sessions: int = 32, turns: int = 3) -> dict[str, Any]:
-    """Serve a seeds index from a separate `rag serve` process (so the clients do not share its
-    interpreter) and run the sessions against it."""
+def load_test(sessions: int = 32, turns: int = 3, command: str = "serve",
+              workers: int = 1) -> dict[str, Any]:
+    """Serve a seeds index from a separate `rag serve` process (or `rag api --workers N`: the
+    JSON API alone in N processes), so the clients do not share its interpreter, and run the
+    sessions against it."""
     import subprocess
     import sys
 
@@ -135,16 +137,18 @@ def load_test(sessions: int = 32, turns: int = 3) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        cmd = [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), "--docs",
+        cmd = [sys.executable, "-m", "ui.cli", command, "--port", str(port), "--docs",
                str(ROOT / "seeds"), "--index-dir", str(Path(tmp) / "index"),
                "--feedback-log", str(Path(tmp) / "fb.jsonl")]
+        if command == "api":
+            cmd += ["--workers", str(workers)]
         server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}/"
         try:
             deadline = time.time() + 180
             while time.time() < deadline:
                 try:
-                    if httpx.get(url, timeout=2).status_code == 200:
+                    if httpx.get(url + "api/documents", timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
@@ -153,6 +157,8 @@ def load_test(sessions: int = 32, turns: int = 3) -> dict[str, Any]:
                 time.sleep(0.5)
             else:
                 raise RuntimeError("rag serve did not come up in 180 s")
+            if command == "api":  # the first worker answers; give the others time to load
+                time.sleep(5 * workers)
             single = single_answer_ms(url)
             cores = os.cpu_count() or 1
             api = run_sessions(url, sessions, turns, "api")
@@ -164,7 +170,8 @@ def load_test(sessions: int = 32, turns: int = 3) -> dict[str, Any]:
                     "throughput_vs_compute_bound":
                         round(api["answers_per_second"] * single / (cores * 1000), 2),
                     "p50_vs_compute_bound": round(api["latency_ms"]["p50"] / (sessions * single / cores), 2),
-                    "gradio_client": run_sessions(url, sessions, turns, "gradio")}
+                    **({"gradio_client": run_sessions(url, sessions, turns, "gradio")}
+                       if command == "serve" else {"workers": workers})}
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="the chat UI in the browser (builds the index if missing)")
     add_settings_flags(sv, UISettings)
 
+    ap = sub.add_parser("api", help="the JSON API alone, in several worker processes")
+    ap.add_argument("--workers", type=int, default=2, metavar="N",
+                    help="worker processes, each with its own index and models (default: 2)")
+    add_settings_flags(ap, UISettings)
+
     ev = sub.add_parser("eval", help="answer accuracy on a QA dataset")
     add_settings_flags(ev, EvalSettings)
 

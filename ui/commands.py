@@ -20,6 +20,7 @@ def dispatch(args: argparse.Namespace) -> int:
         return {"build": cmd_build, "info": cmd_info, "show": cmd_show,
                 "embed-job": cmd_embed_job}[args.index_command](args)
     handlers = {"search": cmd_search, "ask": cmd_ask, "chat": cmd_chat, "serve": cmd_serve,
+                "api": cmd_api,
                 "eval": cmd_eval, "eval-retrieval": cmd_eval_retrieval, "bench": cmd_bench,
                 "train-answerer": cmd_train}
     return handlers[args.command](args)
@@ -242,6 +243,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     return serve(settings)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from ui.settings import UISettings
+
+    if not 1 <= args.workers <= 64:
+        print("error: --workers must be from 1 to 64", file=sys.stderr)
+        return 2
+    settings = settings_from_args(UISettings, args)
+    build_if_missing(settings.rag.index)  # once, before the workers start
+    from ui.api_server import serve_api
+
+    return serve_api(settings, args.workers)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
