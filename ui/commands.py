@@ -169,8 +169,9 @@ def _assistant(args: argparse.Namespace) -> Any:
     return Assistant(settings)
 
 
-def print_answer(answer: Any, sources: bool = True) -> None:
-    print(answer.text)
+def print_answer(answer: Any, sources: bool = True, text: bool = True) -> None:
+    if text:
+        print(answer.text)
     for n in answer.notices:
         print(f"note: {n}")
     if sources:
@@ -183,11 +184,25 @@ def print_answer(answer: Any, sources: bool = True) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    answer = _assistant(args).answer(args.question)
+    assistant = _assistant(args)
     if args.json:
-        print_json(answer.to_json())
-    else:
-        print_answer(answer)
+        print_json(assistant.answer(args.question).to_json())
+        return 0
+    from rag.assistant import CHOOSING, SEARCHING
+
+    shown, answer = "", None
+    for step in assistant.stream(args.question):  # an LLM's tokens are printed as they come
+        if step.answer is not None:
+            answer = step.answer
+        elif step.text not in (SEARCHING, CHOOSING) and step.text.startswith(shown):
+            print(step.text[len(shown):], end="", flush=True)
+            shown = step.text
+    assert answer is not None
+    if shown:
+        print()
+        if answer.text.strip() != shown.strip():  # markers checked, renumbered or added
+            print(f"\nWith citations: {answer.text}")
+    print_answer(answer, text=not shown)
     return 0
 
 

@@ -43,3 +43,19 @@ def test_local_llm_streams_tokens_and_its_citations_are_checked(assistant: Assis
     assert "Hwasong-15" in fact.text and fact.citations
     assert all(c.sentence in c.passage.text and "Hwasong" in c.sentence for c in fact.citations)
     assert any("markers were added" in n for n in fact.notices)
+
+
+def test_rag_ask_streams_the_local_models_reply_then_its_citations(seed_settings, seed_index) -> None:  # noqa: ANN001
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "ui.cli", "ask", "--llm", "local", "--docs", str(seed_settings.docs_dir),
+         "--index-dir", str(seed_settings.index_dir), "--precision", "fp32",
+         "What was the name of the large intercontinental ballistic missile North Korea "
+         "test-launched in late November?"], capture_output=True, text=True, cwd=root, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    streamed, _, rest = out.stdout.partition("\n\nWith citations: ")
+    assert "Hwasong-15" in streamed and "[1]" not in streamed  # the model's own words first
+    assert "Hwasong-15" in rest and "[1]" in rest and "Sources:" in rest
