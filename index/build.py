@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from index.bm25 import BM25Index
+from index.bm25 import Analyzer, BM25Index
 from index.clean import CleanResult, clean_text
 from index.dense import build_faiss, kind_of, save_faiss
 from index.embed import Embedder, model_fingerprint
@@ -202,6 +202,21 @@ def _sentence_vectors(embedder: Embedder, passages: list[Passage], previous: Sea
     return out
 
 
+def _manifest(settings, passages, vectors, doc_meta, model, embedder, dense_kind: str  # noqa: ANN001
+              ) -> dict[str, Any]:
+    """What a version records about itself, in either store."""
+    return {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": {**model, "path": settings.model_path, "dimension": int(vectors.shape[1]),
+                  "precision": embedder.precision},
+        "settings": settings.chunk_fingerprint(),
+        "dense": {"kind": dense_kind, "ann_threshold": settings.ann_threshold},
+        "count": len(passages),
+        "documents": doc_meta,
+        "versions": versions(),
+    }
+
+
 def _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder,  # noqa: ANN001
                   report) -> str:
     """Publish the index into the Milvus store (index.milvus_store): a new version, then the
@@ -209,20 +224,10 @@ def _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model
     from index.milvus_store import MilvusStore, analyzed_texts, connect
 
     texts = [indexed_text(p, settings.title_context) for p in passages]
-    analyzer = BM25Index.build(texts[:1])  # only its analyser
     store = MilvusStore(connect(settings.milvus_target, settings.milvus_token),
                         settings.milvus_collection)
-    manifest = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "model": {**model, "path": settings.model_path, "dimension": int(vectors.shape[1]),
-                  "precision": embedder.precision},
-        "settings": settings.chunk_fingerprint(),
-        "dense": {"kind": "milvus-flat-ip", "ann_threshold": settings.ann_threshold},
-        "count": len(passages),
-        "documents": doc_meta,
-        "versions": versions(),
-    }
-    version = store.publish(passages, vectors, analyzed_texts(analyzer, texts), sentence_vectors,
+    manifest = _manifest(settings, passages, vectors, doc_meta, model, embedder, "milvus-flat-ip")
+    version = store.publish(passages, vectors, analyzed_texts(Analyzer(), texts), sentence_vectors,
                             manifest)
     report.version_dir = Path(f"milvus:{settings.milvus_collection}:{version}")
     return "milvus-flat-ip"
@@ -245,16 +250,7 @@ def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embed
         save_faiss(dense, writer.tmp / "dense.faiss")
         bm25 = BM25Index.build([indexed_text(p, settings.title_context) for p in passages])
         bm25.save(writer.tmp / "bm25")
-        manifest = {
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "model": {**model, "path": settings.model_path, "dimension": int(vectors.shape[1]),
-                      "precision": embedder.precision},
-            "settings": settings.chunk_fingerprint(),
-            "dense": {"kind": kind_of(dense), "ann_threshold": settings.ann_threshold},
-            "count": len(passages),
-            "documents": doc_meta,
-            "versions": versions(),
-        }
+        manifest = _manifest(settings, passages, vectors, doc_meta, model, embedder, kind_of(dense))
         report.version_dir = writer.publish(manifest)
         return kind_of(dense)
     except BaseException:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from index.bm25 import Analyzer, BM25Index
+from index.bm25 import Analyzer
 from index.errors import IndexCorrupt, IndexNotFound, RagIndexError
 from index.types import Passage
 
@@ -214,10 +214,9 @@ class MilvusStore:
 class MilvusSearch:
     """Dense and BM25 search of one version, in Milvus; results as (row, score), best first."""
 
-    def __init__(self, client: Any, collection: str, analyzer: Analyzer) -> None:
+    def __init__(self, client: Any, collection: str) -> None:
         self.client = client
         self.collection = collection
-        self.analyzer = analyzer
 
     def dense(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         res = self.client.search(self.collection, data=[vector.astype(np.float32).tolist()],
@@ -238,9 +237,9 @@ class MilvusSearch:
         return [(r, s) for r, s in hits if s > 0]
 
 
-def analyzed_texts(bm25: BM25Index, texts: list[str]) -> list[str]:
+def analyzed_texts(analyze: Analyzer, texts: list[str]) -> list[str]:
     """Each text as the project's BM25 analyser sees it (stems, no stopwords), space-joined."""
-    return [" ".join(bm25.analyze(t)) for t in texts]
+    return [" ".join(analyze(t)) for t in texts]
 
 
 __all__ = ["MilvusSearch", "MilvusStore", "MilvusUnavailable", "analyzed_texts", "connect"]

@@ -105,8 +105,7 @@ class SearchIndex:
         bm25 = BM25Index.build([indexed_text(p, settings.title_context) for p in passages])
         index = cls._assemble(Path(f"milvus:{settings.milvus_collection}:{version}"), manifest,
                               passages, vectors, None, bm25, sent_vecs, settings)
-        index.engine = MilvusSearch(store.client, f"{settings.milvus_collection}_p_{version}",
-                                    bm25.analyze)
+        index.engine = MilvusSearch(store.client, f"{settings.milvus_collection}_p_{version}")
         return index
 
     @classmethod
@@ -182,8 +181,6 @@ class SearchIndex:
         the sentence index: the cost grows with k and the index's search, not the collection)."""
         if self.sentence_vectors is None or k <= 0 or not len(self.sentence_vectors):
             return np.zeros(0, dtype=np.int64)
-        if len(self.owner_offsets) != len(self.sentence_vectors) + 1:  # assembled by hand
-            self.attach_sentence_index(self.sentence_dense)
         want = min(3 * k, len(self.sentence_vectors))
         if self.sentence_dense is not None:
             rows = [row for row, _ in search_faiss(self.sentence_dense, query_vector, want)]

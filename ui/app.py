@@ -28,7 +28,7 @@ from fastapi import FastAPI  # noqa: E402
 from index.errors import RagError  # noqa: E402
 from index.load import SUFFIXES  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
-from rag.collection import Collection  # noqa: E402
+from rag.collection import Collection, DocumentRow  # noqa: E402
 from rag.settings import Mode  # noqa: E402
 from rag.types import Answer  # noqa: E402
 from ui.api import add_api  # noqa: E402
@@ -174,10 +174,12 @@ def build_app(source: Assistant | Collection, settings: UISettings,
         turns += [{"role": "user", "content": message}, {"role": "assistant", "content": answer.text}]
         return answer.to_json(), turns
 
+    def table(rows: list[DocumentRow] | None = None) -> str:
+        return collection_html(collection.documents() if rows is None else rows, settings.read_only)
+
     def listing() -> tuple[str, Any]:
         rows = collection.documents()
-        return (collection_html(rows, settings.read_only),
-                gr.update(choices=[r.doc_id for r in rows], value=[]))
+        return table(rows), gr.update(choices=[r.doc_id for r in rows], value=[])
 
     def add_documents(files: list[str] | None, progress: gr.Progress = gr.Progress()  # noqa: B008 (Gradio's way)
                       ) -> tuple[Any, ...]:
@@ -224,8 +226,7 @@ def build_app(source: Assistant | Collection, settings: UISettings,
             with gr.Column(scale=2):
                 sources = gr.HTML(sources_html(None), elem_id="sources", label="Sources")
                 with gr.Accordion("Documents", open=False, elem_id="documents"):
-                    doc_table = gr.HTML(collection_html(collection.documents(), settings.read_only),
-                                        elem_id="doc-table")
+                    doc_table = gr.HTML(table(), elem_id="doc-table")
                     if not settings.read_only:
                         upload = gr.File(file_count="multiple", file_types=sorted(SUFFIXES),
                                          label=f"Add documents: drop files here (at most "
@@ -263,9 +264,8 @@ def build_app(source: Assistant | Collection, settings: UISettings,
                     ).then(save, *keep, api_visibility="private")
         demo.load(restore, [saved], [chatbot, turns, records, sources, download],
                   api_visibility="private")
-        if settings.read_only:
-            demo.load(lambda: collection_html(collection.documents(), True), None, [doc_table],
-                      api_visibility="private")
+        if settings.read_only:  # the collection may have changed since the page was built
+            demo.load(table, None, [doc_table], api_visibility="private")
         chatbot.like(on_like, [records], None, api_visibility="private")
         gr.api(ask, api_name="ask")
         api_turns = gr.State([])
@@ -279,7 +279,7 @@ def build_app(source: Assistant | Collection, settings: UISettings,
 def as_collection(source: Assistant | Collection, settings: UISettings) -> Collection:
     if isinstance(source, Collection):
         return source
-    return Collection(source, max_upload_bytes=int(settings.max_upload_mb * 1024 * 1024),
+    return Collection(source, max_upload_bytes=settings.max_upload_bytes,
                       max_files=settings.max_upload_files)
 
 
@@ -353,7 +353,7 @@ def launch(demo: gr.Blocks, settings: UISettings, source: Assistant | Collection
         allowed_paths=[],
         footer_links=["api"],
         mcp_server=settings.mcp,
-        max_file_size=int(settings.max_upload_mb * 1024 * 1024),
+        max_file_size=settings.max_upload_bytes,
     )
     server = Server(app, settings.host, settings.port)
     if block:

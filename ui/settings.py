@@ -26,6 +26,10 @@ class UISettings(Settings):
     examples_file: str = Field("rag-examples.json",
                                description="example questions: a JSON list in the documents folder")
 
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
     @field_validator("auth", mode="before")
     @classmethod
     def _parse_auth(cls, value: object) -> object:

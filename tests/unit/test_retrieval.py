@@ -60,6 +60,7 @@ def make_index(sentence_vectors: bool = False) -> SearchIndex:
         index.sentence_vectors, index.sentence_rows = sv, rows
         index.flat_rows = np.asarray(flat, dtype=np.int64)
         index.row_offsets = np.arange(0, len(flat), 2, dtype=np.int64)
+        index.attach_sentence_index()
     return index
 
 
