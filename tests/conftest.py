@@ -21,6 +21,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+def loopback(address: str) -> bool:
+    """An address as `ss` or Dask print it (``127.0.0.1:80``, ``[::1]:80``,
+    ``[::ffff:127.0.0.1]:80``, ``tcp://127.0.0.1:80``) is on loopback."""
+    import ipaddress
+
+    host = address.removeprefix("tcp://").rsplit(":", 1)[0].strip("[]")
+    ip = ipaddress.ip_address(host.split("%")[0])
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)
+
+
 def require_chromium() -> None:
     """Browser tests run wherever Chromium is installed; in CI they must never skip."""
     if not Path(CHROMIUM).exists():

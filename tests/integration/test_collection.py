@@ -3,6 +3,7 @@ the atomic switch, and what a failed or refused change leaves behind."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -126,17 +127,26 @@ def test_a_failed_build_leaves_folder_and_index_as_they_were(collection, tmp_pat
     assert collection.assistant is live
 
 
-@pytest.fixture
-def live_server(collection, tmp_path: Path):  # noqa: ANN001, ANN201
+@contextlib.contextmanager
+def serving(collection, tmp_path: Path, **settings: object):  # noqa: ANN001, ANN201
+    """The chat page and API over ``collection`` on a free loopback port."""
     from evals.load import free_port
     from ui.app import build_app, launch
     from ui.settings import UISettings
 
-    settings = UISettings(rag=collection.assistant.settings, port=free_port(),
-                          feedback_log=tmp_path / "fb.jsonl", max_upload_mb=0.1)
-    server = launch(build_app(collection, settings, examples=[]), settings, collection, block=False)
-    yield server
-    server.close()
+    ui = UISettings(rag=collection.assistant.settings, port=free_port(),
+                    feedback_log=tmp_path / "fb.jsonl", **settings)
+    server = launch(build_app(collection, ui, examples=[]), ui, collection, block=False)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def live_server(collection, tmp_path: Path):  # noqa: ANN001, ANN201
+    with serving(collection, tmp_path, max_upload_mb=0.1) as server:
+        yield server
 
 
 @pytest.mark.browser
@@ -208,22 +218,12 @@ def test_read_only_page_lists_documents_but_cannot_change_them(collection, tmp_p
     require_chromium()
     from playwright.sync_api import sync_playwright
 
-    from evals.load import free_port
-    from ui.app import build_app, launch
-    from ui.settings import UISettings
-
-    settings = UISettings(rag=collection.assistant.settings, port=free_port(), read_only=True,
-                          feedback_log=tmp_path / "fb.jsonl")
-    server = launch(build_app(collection, settings, examples=[]), settings, collection, block=False)
-    try:
-        with sync_playwright() as p:
-            browser = launch_chromium(p)
-            page = browser.new_page()
-            page.goto(server.url, wait_until="load")
-            page.locator("#documents > button").first.click()
-            page.locator("#doc-table table").wait_for(timeout=10_000)
-            assert "read-only" in page.locator("#doc-table").inner_text()
-            assert page.locator("#upload").count() == 0 and page.locator("#remove-docs").count() == 0
-            browser.close()
-    finally:
-        server.close()
+    with serving(collection, tmp_path, read_only=True) as server, sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page()
+        page.goto(server.url, wait_until="load")
+        page.locator("#documents > button").first.click()
+        page.locator("#doc-table table").wait_for(timeout=10_000)
+        assert "read-only" in page.locator("#doc-table").inner_text()
+        assert page.locator("#upload").count() == 0 and page.locator("#remove-docs").count() == 0
+        browser.close()

@@ -10,17 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import loopback
+
 pytest.importorskip("distributed")
 pytest.importorskip("pyarrow")
-
-
-def loopback(address: str) -> bool:
-    import ipaddress
-
-    host = address.rsplit(":", 1)[0].strip("[]").removeprefix("tcp://").strip("[]")
-    ip = ipaddress.ip_address(host)
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return ip.is_loopback or bool(mapped and mapped.is_loopback)
 
 
 def test_job_on_a_loopback_cluster_then_a_build_from_its_parquet(seed_settings, seed_index,  # noqa: ANN001

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from evals.load import free_port
+from tests.conftest import loopback
+
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
@@ -26,12 +29,6 @@ def settings_for(store: str, tmp_path: Path, seed_settings, uri: str = ""):  # n
         shutil.copytree(seed_settings.docs_dir, docs)
     return seed_settings.model_copy(update={
         "docs_dir": docs, "index_dir": tmp_path / "index", "store": store, "milvus_uri": uri})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -75,15 +72,6 @@ def test_store_contract_against_a_milvus_server_on_loopback(tmp_path: Path, seed
         local, peer = line.split()[3:5]
         assert loopback(local) and (peer.startswith("*") or loopback(peer)), line
 
-
-def loopback(address: str) -> bool:
-    """``127.0.0.1:80``, ``[::1]:80`` or ``[::ffff:127.0.0.1]:80`` is on loopback."""
-    import ipaddress
-
-    host = address.rsplit(":", 1)[0].strip("[]")
-    ip = ipaddress.ip_address(host.split("%")[0])
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return ip.is_loopback or bool(mapped and mapped.is_loopback)
 
 
 def run_contract(settings, embedder) -> None:  # noqa: ANN001
