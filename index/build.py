@@ -61,6 +61,13 @@ class BuildReport:
         return sum(d.passages for d in self.documents)
 
 
+def split_document(doc: Document, cleaned: CleanResult, count: Any,
+                   settings: IndexSettings) -> list[Passage]:
+    """A document's passages as the settings cut them (builds and embedding jobs alike)."""
+    return make_passages(doc, cleaned, count, settings.max_passage_tokens,
+                         settings.min_passage_tokens, settings.overlap_sentences)
+
+
 def clean_document(doc: Document, enabled: bool = True) -> CleanResult:
     if enabled:
         return clean_text(doc.text)
@@ -125,8 +132,7 @@ def build_index(
                 report.reused_passages += len(passages)
             else:
                 status = "changed" if old else "new"
-                passages = make_passages(doc, cleaned, count, settings.max_passage_tokens,
-                                         settings.min_passage_tokens, settings.overlap_sentences)
+                passages = split_document(doc, cleaned, count, settings)
                 slots.append((len(vec_parts), len(passages)))
                 vec_parts.append(np.zeros((0, 0), dtype=np.float32))
                 new_passages.extend(passages)

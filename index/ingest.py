@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from index.build import clean_document
+from index.build import clean_document, split_document
 from index.embed import Embedder
 from index.errors import RagIndexError
 from index.load import load_folder
 from index.settings import IndexSettings
-from index.split import make_passages, token_counter
+from index.split import token_counter
 from index.types import indexed_text
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,7 @@ def job_texts(settings: IndexSettings) -> tuple[list[dict[str, Any]], int]:
     for doc in loaded.documents:
         cleaned = clean_document(doc, settings.clean)
         seen: set[tuple[int, int]] = set()
-        for p in make_passages(doc, cleaned, count, settings.max_passage_tokens,
-                               settings.min_passage_tokens, settings.overlap_sentences):
+        for p in split_document(doc, cleaned, count, settings):
             rows.append({"kind": "passage", "passage_id": p.id, "doc_id": p.doc_id,
                          "start": p.start, "end": p.end, "text": indexed_text(p, settings.title_context)})
             if settings.embed_sentences:

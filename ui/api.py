@@ -44,6 +44,15 @@ class AskRequest(BaseModel):
     mode: Mode | None = Field(None, description="retrieval mode")
 
 
+def make_api(collection: Collection, auth: tuple[str, str] | None, concurrency: int,
+             title: str = "Document assistant") -> FastAPI:
+    """A FastAPI app holding the JSON API (no interactive docs; the schema at
+    ``/api/openapi.json``)."""
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    add_api(app, collection, auth, concurrency)
+    return app
+
+
 def add_api(app: FastAPI, collection: Collection, auth: tuple[str, str] | None,
             concurrency: int) -> None:
     """Add ``POST /api/ask`` and ``GET /api/documents`` to ``app``."""

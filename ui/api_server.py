@@ -29,7 +29,7 @@ def create_app() -> FastAPI:
 
     from rag.assistant import Assistant
     from rag.collection import Collection
-    from ui.api import add_api
+    from ui.api import make_api
     from ui.settings import UISettings
 
     raw = os.environ.get(SETTINGS_ENV)
@@ -38,10 +38,8 @@ def create_app() -> FastAPI:
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))  # cores shared out
     assistant = Assistant(settings.rag)
     assistant.warm()
-    app = FastAPI(title="Document assistant API", docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json")
-    add_api(app, Collection(assistant), settings.auth, settings.concurrency)
-    return app
+    return make_api(Collection(assistant), settings.auth, settings.concurrency,
+                    title="Document assistant API")
 
 
 def tcp_socket(host: str, port: int) -> socket.socket:

@@ -23,7 +23,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import gradio as gr  # noqa: E402
-from fastapi import FastAPI  # noqa: E402
 
 from index.errors import RagError  # noqa: E402
 from index.load import SUFFIXES  # noqa: E402
@@ -31,7 +30,7 @@ from rag.assistant import Assistant  # noqa: E402
 from rag.collection import Collection, DocumentRow  # noqa: E402
 from rag.settings import Mode  # noqa: E402
 from rag.types import Answer  # noqa: E402
-from ui.api import add_api  # noqa: E402
+from ui.api import make_api  # noqa: E402
 from ui.feedback import FeedbackLog  # noqa: E402
 from ui.render import (  # noqa: E402
     CSS,
@@ -337,9 +336,7 @@ def launch(demo: gr.Blocks, settings: UISettings, source: Assistant | Collection
     blocked = [str(Path(settings.rag.index.index_dir).resolve()),
                str(Path(settings.rag.index.docs_dir).resolve()),
                str(Path(settings.feedback_log).resolve().parent)]
-    app = FastAPI(title="Document assistant", docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json")
-    add_api(app, as_collection(source, settings), settings.auth, settings.concurrency)
+    app = make_api(as_collection(source, settings), settings.auth, settings.concurrency)
     demo.queue(default_concurrency_limit=settings.concurrency)
     app = gr.mount_gradio_app(
         app, demo, path="",
