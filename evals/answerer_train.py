@@ -50,6 +50,7 @@ class Example:
     group: str
     cands: list[Candidate]
     labels: np.ndarray
+    query: str = ""  # the question as resolved (what the reader reads)
 
     @property
     def answerable(self) -> bool:
@@ -130,8 +131,9 @@ def collect(assistant: Any, items: list[dict[str, Any]], groups: list[str],
     out = []
     for n, (item, group) in enumerate(zip(items, groups, strict=True)):
         prepared = assistant.prepare(item["question"], item["history"])
-        cands = assistant.candidates(prepared)
-        out.append(Example(item, group, cands, label(item, cands)))
+        # no reader here: its logits come out of fold (evals.reader_train.reader_oof)
+        cands = assistant.candidates(prepared, read=False)
+        out.append(Example(item, group, cands, label(item, cands), prepared.query.text))
         if progress and (n + 1) % 200 == 0:
             progress(n + 1, len(items))
     return out
@@ -142,13 +144,22 @@ def collect(assistant: Any, items: list[dict[str, Any]], groups: list[str],
 def fit_model(x: np.ndarray, y: np.ndarray, kind: ModelKind, seed: int,
               small: bool = False) -> dict[str, Any]:
     """Fit and export to the JSON spec rag.scorer.Model reads."""
+    # a feature missing everywhere (the reader's, when training without one) is constant to
+    # the model; sklearn's binning refuses an all-missing column
+    empty = np.isnan(x).all(axis=0)
+    if empty.any():
+        x = x.copy()
+        x[:, empty] = 0.0
     if kind == "logistic":
         from sklearn.linear_model import LogisticRegression
 
+        # missing values (features of sentences the reader did not read) take the column mean
+        fill = np.nan_to_num(np.nanmean(x, axis=0)) if np.isnan(x).any() else np.zeros(x.shape[1])
+        x = np.where(np.isnan(x), fill, x)
         mean, scale = x.mean(axis=0), x.std(axis=0)
         scale[scale == 0] = 1.0
         clf = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y)
-        return {"type": "logistic", "mean": mean.tolist(), "scale": scale.tolist(),
+        return {"type": "logistic", "fill": fill.tolist(), "mean": mean.tolist(), "scale": scale.tolist(),
                 "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0])}
     from sklearn.ensemble import HistGradientBoostingClassifier
 

@@ -155,6 +155,13 @@ def _bundled_training_settings(assistant: Any) -> dict[str, Any]:
         return {}
 
 
+def _bundled_reads(assistant: Any) -> bool:
+    try:
+        return assistant.extractive.scorer.reader_file is not None
+    except Exception:  # noqa: BLE001 - no bundled scorer
+        return False
+
+
 def trained_on(assistant: Any, items: list[dict[str, Any]]) -> list[str]:
     """Documents of these items that the assistant's scorer was trained on."""
     try:
@@ -171,6 +178,10 @@ def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None,
     if folds > 1:
         fold_of, assistants = fold_assistants(assistant, items, folds, seed, log)
         held_out = f"cross-validated by document, {folds} folds"
+        if _bundled_reads(assistant):
+            # a reader per fold would cost two fine-tunings; the reader's own held-out figures
+            # (out of fold by document) are in rag train-answerer's report
+            held_out += ", scorers without the reader"
     else:
         fold_of, assistants = np.zeros(len(items), dtype=np.int64), [assistant]
         overlap = trained_on(assistant, items)

@@ -88,6 +88,100 @@ def off_topic_examples(asked: list[tuple[str, Any, list[dict[str, Any]]]], per_s
     return out
 
 
+def reader_config(settings: TrainSettings) -> Any:
+    from evals.reader_train import ReaderConfig
+
+    return ReaderConfig(epochs=settings.reader_epochs, seed=settings.seed)
+
+
+def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str, Any]:
+    """Out-of-fold reader logits into every candidate's features: two readers, each trained on
+    half the documents (folds by document) and scoring the other half. Cached by data hash."""
+    from evals.answerer_train import doc_folds
+    from evals.reader_train import reader_data, reader_oof, reader_quality
+    from rag.candidates import set_reader
+
+    t = time.perf_counter()
+    cfg = reader_config(settings)
+    rd = reader_data(data)
+    folds = doc_folds(rd.groups, 2, settings.seed)
+    logits = reader_oof(rd, settings.rag.index.model_path, cfg, folds,
+                        Path(settings.rag.index.cache_dir) / "reader-oof", say)
+    for e, picked, lg in zip(data, rd.picks(cfg.top), logits, strict=True):
+        if len(picked):
+            set_reader(e.cands, picked, lg[picked])
+    quality = reader_quality(rd, logits, cfg.top)
+    say(f"reader out of fold: picks a right sentence first {quality['top1_of_read']:.3f}, "
+        f"AUC {quality['auc']:.3f}")
+    return {"settings": cfg.__dict__, "out_of_fold": quality,
+            "oof_seconds": round(time.perf_counter() - t, 1)}
+
+
+def final_reader(data: list[Any], settings: TrainSettings, info: dict[str, Any],
+                 sources: list[dict[str, Any]], say: Any) -> dict[str, Any]:
+    """The reader trained on every question, saved beside the scorer; its entry in the spec."""
+    from evals.reader_train import reader_data, train_reader
+    from index.embed import model_fingerprint
+    from rag.reader import save_reader
+
+    t = time.perf_counter()
+    cfg = reader_config(settings)
+    rd = reader_data(data)
+    pairs = rd.pairs(range(len(data)), cfg, cfg.seed + 100)
+    say(f"training the reader on {len(pairs)} pairs from {len(data)} questions …")
+    net = train_reader(pairs, settings.rag.index.model_path, cfg, say)
+    path = settings.out.with_name("reader.safetensors")
+    save_reader(net, {"base_model": model_fingerprint(settings.rag.index.model_path),
+                      "max_length": cfg.max_length, "top": cfg.top, "settings": cfg.__dict__,
+                      "pairs": len(pairs), "data": sources, "out_of_fold": info["out_of_fold"],
+                      "seconds": round(time.perf_counter() - t, 1), "git_commit": git_commit()}, path)
+    info["final_seconds"] = round(time.perf_counter() - t, 1)
+    from rag.reader import read_manifest
+
+    return {"file": path.name, "top": cfg.top, "sha256": read_manifest(path)["sha256"]}
+
+
+def cfg_top(reader: dict[str, Any]) -> int:
+    return int(reader["settings"]["top"])
+
+
+def without_reader(data: list[Any]) -> list[Any]:
+    """Copies of the examples with the reader's features missing (the comparison run)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from rag.candidates import SENTENCE_FEATURES
+
+    cols = [SENTENCE_FEATURES.index("reader"), SENTENCE_FEATURES.index("reader_to_max")]
+    out = []
+    for e in data:
+        cands = []
+        for c in e.cands:
+            f = c.features.copy()
+            f[cols] = np.nan
+            cands.append(replace(c, features=f))
+        out.append(replace(e, cands=cands))
+    return out
+
+
+def by_source(data: list[Any], held: Any) -> dict[str, dict[str, float]]:
+    """Held-out metrics of each training set (the group's prefix), each fold at its own threshold."""
+    from evals.answerer_train import HeldOut
+
+    out = {}
+    for src in dict.fromkeys(e.group.split("/", 1)[0] for e in data):
+        idx = [i for i, e in enumerate(data) if e.group.split("/", 1)[0] == src]
+        follow = [i for i in idx if data[i].item.get("history")]
+        for name, part in ((src, idx), (f"{src} follow-ups", follow)):
+            if not part or (name != src and len(part) == len(idx)):
+                continue
+            sub = HeldOut([held.probs[i] for i in part], held.answer_proba[part], held.thresholds,
+                          held.ratios, held.folds[part])
+            out[name] = held_out_metrics([data[i] for i in part], sub)
+    return out
+
+
 def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     from index.build import ensure_index
     from rag.assistant import Assistant
@@ -122,31 +216,41 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     off = off_topic_examples(asked, settings.off_topic, settings.seed, say)
     data += off
     collect_s = time.perf_counter() - started
+    reader = reader_stage(data, settings, say) if settings.reader else None
     kinds = [settings.model] + ([k for k in ("trees", "logistic") if k != settings.model]
                                 if settings.compare else [])
     results: dict[str, Any] = {}
     curves = {}
     marks = {}
-    for kind in kinds:
+    runs: list[tuple[str, str, list[Any]]] = [(kind, kind, data) for kind in kinds]
+    if reader is not None:
+        runs.append((f"{settings.model} without reader", settings.model, without_reader(data)))
+    per_source: dict[str, Any] = {}
+    for name, kind, rows in runs:
         cfg = TrainConfig(kind, settings.answer_model,
                           target_false_abstention=settings.target_false_abstention,
                           max_mean_words=settings.max_mean_words, seed=settings.seed)
         t = time.perf_counter()
-        say(f"cross-validating {kind} ({settings.folds} folds by document) …")
-        held = cross_validate(data, settings.folds, cfg, say)
-        m = held_out_metrics(data, held)
-        m.update(abstention_by_kind(data, held))
+        say(f"cross-validating {name} ({settings.folds} folds by document) …")
+        held = cross_validate(rows, settings.folds, cfg, say)
+        m = held_out_metrics(rows, held)
+        m.update(abstention_by_kind(rows, held))
         m["cv_seconds"] = round(time.perf_counter() - t, 1)
-        results[kind] = m
-        curves[kind] = abstention_curve(data, held)
-        marks[f"{kind} (chosen)"] = (m["false_abstention"], m["abstention_recall"])
-        say(summary_line(f"held-out {kind}", m))
+        results[name] = m
+        per_source[name] = by_source(rows, held)
+        curves[name] = abstention_curve(rows, held)
+        marks[f"{name} (chosen)"] = (m["false_abstention"], m["abstention_recall"])
+        say(summary_line(f"held-out {name}", m))
+        for src, sm in per_source[name].items():
+            say(summary_line(f"  {src}", sm))
     cfg = TrainConfig(settings.model, settings.answer_model,
                       target_false_abstention=settings.target_false_abstention,
                       max_mean_words=settings.max_mean_words, seed=settings.seed)
     t = time.perf_counter()
     spec, inner = fit_answerer(data, cfg)
     fit_s = time.perf_counter() - t
+    if reader is not None:
+        spec["reader"] = final_reader(data, settings, reader, sources, say)
     manifest = {
         "trained": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "git_commit": git_commit(),
@@ -155,6 +259,8 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         "settings": portable_settings(settings),
         "model": describe(spec),
         "cross_validated": results,
+        "cross_validated_by_source": per_source,
+        "reader": reader,
         "inner": {k: v for k, v in inner.items() if k != "by_ratio"},
         "seconds": {"collect": round(collect_s, 1), "final_fit": round(fit_s, 1),
                     "total": round(time.perf_counter() - started, 1)},
@@ -175,6 +281,18 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         off = f"{m['abstention_off_topic']:.3f}" if "abstention_off_topic" in m else "-"
         lines.append(f"| {kind} | {m['accuracy']:.3f} | {m['false_abstention']:.3f} | {on:.3f} | {off} | "
                      f"{m['answer_words']:.1f} | {m['cv_seconds']} |")
+    lines += ["", "Held out, by training set:", "",
+              "| model | set | accuracy | false abstention | abstention | mean words |",
+              "|---|---|---|---|---|---|"]
+    for kind, sources_m in per_source.items():
+        for src, m in sources_m.items():
+            lines.append(f"| {kind} | {src} | {m['accuracy']:.3f} | {m['false_abstention']:.3f} | "
+                         f"{m['abstention_recall']:.3f} | {m['answer_words']:.1f} |")
+    if reader is not None:
+        q = reader["out_of_fold"]
+        lines += ["", f"Reader, out of fold (2 folds by document): a right sentence first among the "
+                  f"{cfg_top(reader)} it reads {q['top1_of_read']:.3f}, AUC {q['auc']:.3f}; "
+                  f"{reader.get('oof_seconds')} s out of fold, {reader.get('final_seconds')} s final."]
     lines += ["", "![abstention curve](abstention_curve.png)", "",
               f"Saved {settings.out} ({settings.out.stat().st_size / 1e6:.2f} MB): {describe(spec)}"]
     (report / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -11,12 +11,19 @@ import numpy as np
 
 from index.embed import Embedder
 from index.search import SearchIndex
-from rag.candidates import Candidate, CandidateBuilder
+from rag.candidates import (
+    Candidate,
+    CandidateBuilder,
+    before_text,
+    reader_key,
+    reader_pick,
+    set_reader,
+)
 from rag.conversation import resolve
 from rag.errors import BackendUnavailable, EmptyQuestion, InvalidSetting
 from rag.extractive import ExtractiveAnswerer
 from rag.retrieval.hybrid import HybridSearch
-from rag.scorer import AnswerScorer
+from rag.scorer import AnswerScorer, ScorerError
 from rag.settings import AnswerMode, Backend, Mode, RagSettings
 from rag.text import entities, normalize_question
 from rag.types import Answer, Hit, Query, Turn
@@ -64,6 +71,7 @@ class Assistant:
         self._extractive: ExtractiveAnswerer | None = None
         self._chat_model: Any = None
         self._local_llm: Any = None
+        self._reader: Any = None
 
     @property
     def extractive(self) -> ExtractiveAnswerer:
@@ -76,6 +84,38 @@ class Assistant:
             self._extractive = ExtractiveAnswerer(scorer, a.max_answer_words, a.max_answer_sentences,
                                                   a.min_similarity)
         return self._extractive
+
+    @property
+    def reader(self) -> Any:
+        """The answer scorer's reader (rag.reader.Reader), loaded on first use; None when the
+        scorer was trained without one."""
+        scorer = self.extractive.scorer
+        if scorer.reader_file is None:
+            return None
+        if self._reader is None or self._reader.path != scorer.reader_file:
+            from index.embed import model_fingerprint
+            from rag.reader import Reader
+
+            s = self.settings.index
+            self._reader = Reader(scorer.reader_file, s.model_path, s.cache_dir,
+                                  model_fingerprint(s.model_path),
+                                  precision=self.settings.answer.reader_precision)
+            if scorer.reader_sha256 and self._reader.manifest.get("sha256") != scorer.reader_sha256:
+                self._reader = None
+                raise ScorerError(f"The reader at {scorer.reader_file} is not the one the answer "
+                                  "scorer was trained with; retrain both with: rag train-answerer")
+        return self._reader
+
+    def read(self, question: str, cands: list[Candidate]) -> list[Candidate]:
+        """Let the reader score the candidates the cheap features rank highest."""
+        reader = self.reader
+        if reader is None or not cands:
+            return cands
+        picked = reader_pick(reader_key(np.stack([c.features for c in cands])),
+                             self.extractive.scorer.reader_top)
+        logits = reader.score(question, [(cands[i].text, before_text(cands[i])) for i in picked])
+        set_reader(cands, picked, logits)
+        return cands
 
     # -- public API ------------------------------------------------------------------------
     def answer(self, question: str, history: Sequence[Turn | dict[str, str]] = (),
@@ -113,10 +153,12 @@ class Assistant:
         said = tuple(t.content for t in turns if t.role == "assistant")
         return Prepared(text, notices, query, qvec, hits, focus, said, use_llm)
 
-    def candidates(self, prepared: Prepared) -> list[Candidate]:
-        """Candidate sentences with features; scored against the question as resolved."""
+    def candidates(self, prepared: Prepared, read: bool = True) -> list[Candidate]:
+        """Candidate sentences with features; scored against the question as resolved.
+        ``read=False``: without the reader's logits (training computes them out of fold)."""
         p = prepared
-        return self.builder.build(p.query.text, p.qvec, p.hits, p.query.context, p.focus, p.said)
+        cands = self.builder.build(p.query.text, p.qvec, p.hits, p.query.context, p.focus, p.said)
+        return self.read(p.query.text, cands) if read else cands
 
     def with_scorer(self, scorer: AnswerScorer) -> Assistant:
         """The same index and model, another answer scorer (cross-validation folds)."""
@@ -126,7 +168,7 @@ class Assistant:
         """Another index (the collection changed), sharing the loaded model, answer scorer and
         LLM client, so the switch costs no loading."""
         other = Assistant(self.settings, index, self.embedder, self._scorer)
-        other._extractive = self._extractive
+        other._extractive, other._reader = self._extractive, self._reader
         other._chat_model, other._local_llm = self._chat_model, self._local_llm
         return other
 
@@ -168,7 +210,7 @@ class Assistant:
         other = [h for h in hits if h.passage.doc_id != best.hit.passage.doc_id][:2]
         if not other:
             return []
-        return self.builder.build(query.text, qvec, other)
+        return self.read(query.text, self.builder.build(query.text, qvec, other))
 
     def _options(self, k: int | None, mode: Mode | str | None,
                  answer_mode: AnswerMode | str | None) -> tuple[int, Mode, AnswerMode]:

@@ -35,12 +35,16 @@ SENTENCE_FEATURES = [
     # each relative to the question's other candidates: gap to the best and to the worst
     *[f"{name}_{side}" for name in ("lex", "bigram", "miss_max", "miss_sum", "lex_passage", "fused",
                                      "lex_ctx", "new_caps") for side in ("to_max", "to_min")],
+    # the reader's logit (rag.reader) and its gap to the question's best; NaN where it did not
+    # read the sentence (outside its top, or no reader)
+    "reader", "reader_to_max",
 ]
 RELATIVE = ("lex", "bigram", "miss_max", "miss_sum", "lex_passage", "fused", "lex_ctx", "new_caps")
 QUESTION_FEATURES = [
     "p1", "p2", "p_gap", "p_sum", "cos_max", "lex_best", "miss_max_best", "miss_passage_best",
     "miss_passage_min", "lex_max", "offers_best", "offers_any_top3", "q_terms", "q_unknown",
     "q_unknown_max", "top_fused", "follow_up", *[f"kind_{k}" for k in KINDS],
+    "reader_max", "reader_gap",
 ]
 
 
@@ -176,7 +180,45 @@ class CandidateBuilder:
                 matrix[:, col[f"offers_{k}"]] = matrix[:, col["offers"]]
         if kind is None:
             matrix[:, col["kind_none"]] = 1.0
+        matrix[:, col["reader"]] = matrix[:, col["reader_to_max"]] = np.nan
         return [Candidate(h, s, e, t, matrix[i]) for i, (h, s, e, t, _) in enumerate(rows)]
+
+
+def reader_key(features: np.ndarray) -> np.ndarray:
+    """The order in which the reader reads a question's candidates: the sum of their ranks by
+    cosine and by idf-weighted word overlap, higher first. Of the 7,113 questions of the three
+    shared sets, the top 8 by this key hold a right sentence for 0.962 of the answerable ones
+    (by cosine alone 0.944, by words alone 0.948, by the fused retrieval score 0.934; the top 6
+    by this key 0.940, the top 10 0.976)."""
+    m = np.atleast_2d(features)
+    col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+
+    def rank(v: np.ndarray) -> np.ndarray:
+        return np.argsort(np.argsort(-v, kind="stable"), kind="stable")
+
+    return -(rank(m[:, col["cos"]]) + rank(m[:, col["lex"]])).astype(np.float64)
+
+
+def reader_pick(key: np.ndarray, top: int) -> np.ndarray:
+    """Indices of the ``top`` candidates by ``reader_key``, best first."""
+    return np.argsort(-key, kind="stable")[:top]
+
+
+def before_text(c: Candidate) -> str:
+    """The sentence before a candidate in its passage ("" for the first)."""
+    sents = c.hit.passage.sentence_texts()
+    pos = next((i for i, (s, _, _) in enumerate(sents) if s == c.start), None)
+    return sents[pos - 1][2] if pos else ""
+
+
+def set_reader(cands: list[Candidate], picked: np.ndarray, logits: np.ndarray) -> None:
+    """Write the reader's logits of the ``picked`` candidates into their features."""
+    col = SENTENCE_FEATURES.index("reader")
+    gap = SENTENCE_FEATURES.index("reader_to_max")
+    best = float(np.max(logits)) if len(logits) else np.nan
+    for i, v in zip(picked, logits, strict=True):
+        cands[int(i)].features[col] = float(v)
+        cands[int(i)].features[gap] = float(v) - best
 
 
 def _subject(sentence: str) -> str:
@@ -213,6 +255,10 @@ def question_features(cands: list[Candidate], probs: np.ndarray) -> np.ndarray:
             "follow_up": float(best[col["follow_up"]]),
         })
         out["p_gap"] = out["p1"] - out["p2"]
+        read = np.sort(m[:, col["reader"]][np.isfinite(m[:, col["reader"]])])[::-1]
+        if len(read):
+            out["reader_max"] = float(read[0])
+            out["reader_gap"] = float(read[0] - read[1]) if len(read) > 1 else 0.0
         for k in KINDS:
             out[f"kind_{k}"] = float(best[col[f"kind_{k}"]])
     return np.asarray([out[n] for n in QUESTION_FEATURES], dtype=np.float32)

@@ -45,6 +45,7 @@ class Model:
             self._scale = np.asarray(spec["scale"], dtype=np.float64)
             self._coef = np.asarray(spec["coef"], dtype=np.float64)
             self._intercept = float(spec["intercept"])
+            self._fill = np.asarray(spec.get("fill", np.zeros(len(self._mean))), dtype=np.float64)
         elif kind == "trees":
             self._baseline = float(spec["baseline"])
             self._feature = np.asarray(spec["feature"], dtype=np.int64)
@@ -64,6 +65,7 @@ class Model:
         if x.ndim == 1:
             x = x[None, :]
         if self.spec["type"] == "logistic":
+            x = np.where(np.isnan(x), self._fill, x)
             return ((x - self._mean) / self._scale) @ self._coef + self._intercept
         # every tree walked at once: node[i, t] is sample i's node in tree t
         node = np.zeros((x.shape[0], len(self._trees)), dtype=np.int64)
@@ -88,6 +90,11 @@ class AnswerScorer:
     threshold: float
     policy: dict[str, float]
     manifest: dict[str, Any]
+    # the reader (rag.reader) whose logits the sentence model reads, and how many candidates
+    # it reads per question; None: trained without one (its features are missing values)
+    reader_file: Path | None = None
+    reader_top: int = 0
+    reader_sha256: str = ""
 
     def sentence_proba(self, features: np.ndarray) -> np.ndarray:
         return self.sentence.proba(features) if len(features) else np.zeros(0)
@@ -96,7 +103,8 @@ class AnswerScorer:
         return float(self.answer.proba(features)[0])
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any], manifest: dict[str, Any] | None = None) -> AnswerScorer:
+    def from_spec(cls, spec: dict[str, Any], manifest: dict[str, Any] | None = None,
+                  folder: Path | None = None) -> AnswerScorer:
         if spec.get("format") != FORMAT:
             raise ScorerError(f"answer scorer format {spec.get('format')!r}, this program reads {FORMAT}; "
                               "retrain it with: rag train-answerer")
@@ -104,8 +112,16 @@ class AnswerScorer:
                 spec.get("question_features") != QUESTION_FEATURES):
             raise ScorerError("The answer scorer was trained on other features than this program "
                               "computes; retrain it with: rag train-answerer")
+        reader = spec.get("reader")
+        reader_file = None
+        if reader:
+            if folder is None:
+                raise ScorerError("This answer scorer reads with a reader; load it from its folder.")
+            reader_file = folder / str(reader["file"])
         return cls(Model(spec["sentence_model"]), Model(spec["answer_model"]),
-                   float(spec["threshold"]), dict(spec.get("policy", {})), manifest or {})
+                   float(spec["threshold"]), dict(spec.get("policy", {})), manifest or {},
+                   reader_file, int(reader["top"]) if reader else 0,
+                   str(reader.get("sha256", "")) if reader else "")
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> AnswerScorer:
@@ -124,7 +140,7 @@ class AnswerScorer:
         if hashlib.sha256(data).hexdigest() != manifest.get("sha256"):
             raise ScorerError(f"The answer scorer at {path} does not match its manifest "
                               "(checksum differs); retrain it with: rag train-answerer")
-        return cls.from_spec(spec, manifest)
+        return cls.from_spec(spec, manifest, path.parent)
 
 
 def save_scorer(spec: dict[str, Any], manifest: dict[str, Any], path: Path) -> None:

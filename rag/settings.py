@@ -4,7 +4,7 @@ with the index settings nested. Every field is a flag and an environment variabl
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -82,6 +82,8 @@ class AnswerSettings(Settings):
     min_similarity: float = Field(0.25, ge=0, le=1, description="abstain when no sentence is this "
                                   "similar to the question (cosine)")
     max_question_chars: int = Field(4000, ge=100, description="longer questions are cut")
+    reader_precision: Literal["fp32", "int8"] = Field(
+        "fp32", description="the reader on ONNX Runtime in fp32, or dynamic int8")
 
 
 class LLMSettings(Settings):

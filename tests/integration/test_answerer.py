@@ -39,6 +39,20 @@ def test_bundled_scorer_loads_offline_and_matches_its_manifest() -> None:
     assert manifest["data"]["items"] > 1000 and manifest["cross_validated"]
 
 
+def test_bundled_reader_matches_the_scorer_and_the_model(model_path: str) -> None:
+    from index.embed import model_fingerprint
+    from rag.reader import manifest_path, read_manifest
+
+    spec = json.loads(BUNDLED.read_text())
+    reader = BUNDLED.with_name(spec["reader"]["file"])
+    manifest = read_manifest(reader)
+    assert manifest["sha256"] == spec["reader"]["sha256"] and spec["reader"]["top"] >= 1
+    assert reader.stat().st_size == manifest["bytes"] < 30 * 2**20
+    assert manifest["base_model"] == model_fingerprint(model_path)
+    assert manifest["pairs"] > 10_000 and manifest["out_of_fold"]["auc"] > 0.75
+    assert manifest_path(reader).is_file()
+
+
 def require_squad() -> None:
     if not SQUAD.is_dir():  # the shared data sits beside the checkout; never copied into it
         pytest.skip(f"no shared SQuAD split at {SQUAD}")

@@ -153,3 +153,47 @@ def test_too_few_questions_to_train_on_is_a_clear_error() -> None:
             for i in range(20)]
     with pytest.raises(ScorerError, match="Too few questions.*20"):
         fit_answerer(data, TrainConfig())
+
+
+def test_the_reader_reads_the_top_candidates_by_cosine_and_word_ranks() -> None:
+    from rag.candidates import before_text, question_features, reader_key, reader_pick, set_reader
+
+    cands, _ = candidates([0.9, 0.0, 0.5, 0.1])
+    cos = SENTENCE_FEATURES.index("cos")
+    for c, v in zip(cands, [0.1, 0.8, 0.6, 0.2], strict=True):
+        c.features[cos] = v
+    for c in cands:
+        c.features[SENTENCE_FEATURES.index("reader")] = np.nan
+    key = reader_key(np.stack([c.features for c in cands]))
+    # ranks by cosine (1, 2, 3, 0 best first) and by words (0, 2, 3, 1): sentence 2 is best overall
+    picked = reader_pick(key, 2)
+    assert picked[0] == 2 and len(picked) == 2
+    set_reader(cands, picked, np.array([1.5, -0.5]))
+    col, gap = SENTENCE_FEATURES.index("reader"), SENTENCE_FEATURES.index("reader_to_max")
+    assert cands[2].features[col] == 1.5 and cands[2].features[gap] == 0.0
+    assert cands[int(picked[1])].features[gap] == -2.0
+    assert sum(np.isfinite(c.features[col]) for c in cands) == 2
+    q = dict(zip(QUESTION_FEATURES, question_features(cands, np.array([0.1, 0.2, 0.9, 0.3])), strict=True))
+    assert q["reader_max"] == 1.5 and q["reader_gap"] == 2.0
+    assert before_text(cands[0]) == "" and before_text(cands[2]) == cands[1].text
+
+
+def test_a_scorer_with_a_reader_needs_its_folder(tmp_path: Path) -> None:
+    spec = {**spec_for({"lex": 6.0}, 0.0, 0.3), "reader": {"file": "reader.safetensors", "top": 8}}
+    with pytest.raises(ScorerError, match="folder"):
+        AnswerScorer.from_spec(spec)
+    scorer = AnswerScorer.from_spec(spec, folder=tmp_path)
+    assert scorer.reader_file == tmp_path / "reader.safetensors" and scorer.reader_top == 8
+    assert AnswerScorer.from_spec(spec_for({"lex": 6.0}, 0.0, 0.3)).reader_file is None
+
+
+@pytest.mark.parametrize("kind", ["trees", "logistic"])
+def test_missing_features_train_and_predict(kind: str) -> None:
+    """The reader's features are missing for sentences it did not read, and everywhere when
+    training without a reader: both model families fit and predict through that."""
+    x, y = toy()
+    x[:, 3] = np.nan
+    x[:100, 4] = np.nan
+    m = Model(fit_model(x, y, kind, 0))
+    p = m.proba(x)
+    assert not np.isnan(p).any() and ((p > 0.5) == y).mean() > 0.8

@@ -1,0 +1,262 @@
+"""Fine-tuning the reader (rag.reader) on labelled candidate sentences.
+
+Each question contributes its right sentences (label 1) and the wrong ones the cheap features
+rank highest among the reader's ``top`` (label 0); an unanswerable question contributes only
+wrong ones, which is what teaches the reader that a sentence on the right topic may still not
+answer. One epoch of pointwise binary cross-entropy, AdamW with linear warm-up and decay,
+batches of similar length (padding costs most on CPU), fixed seeds.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rag.candidates import reader_pick
+from rag.reader import build_net, pair_text
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    top: int = 8             # candidates the reader scores per question
+    negatives: int = 3       # wrong sentences per question in training, from those top
+    epochs: float = 1.0
+    batch: int = 32
+    lr: float = 5e-5
+    head_lr: float = 1e-3
+    max_length: int = 64     # tokens of question + sentence + the sentence before
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Pair:
+    question: str
+    sentence: str
+    before: str
+    label: int
+
+
+def pairs_for(question: str, texts: Sequence[tuple[str, str]], labels: np.ndarray,
+              picked: np.ndarray, negatives: int, rng: random.Random) -> list[Pair]:
+    """All right sentences among the candidates, and ``negatives`` wrong ones among the picked
+    (the highest-ranked first, one drawn at random from the rest of them)."""
+    out = [Pair(question, *texts[i], 1) for i in np.flatnonzero(labels)]
+    wrong = [int(i) for i in picked if not labels[i]]
+    chosen = wrong[: max(0, negatives - 1)]
+    rest = wrong[len(chosen):]
+    if rest:
+        chosen.append(rng.choice(rest))
+    out += [Pair(question, *texts[i], 0) for i in chosen]
+    return out
+
+
+def _batches(lengths: list[int], batch: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled, then sorted by length inside chunks of 50 batches, then batch order shuffled."""
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    out = []
+    chunk = batch * 50
+    for s in range(0, len(idx), chunk):
+        part = sorted(idx[s:s + chunk], key=lambda i: lengths[i])
+        out += [part[j:j + batch] for j in range(0, len(part), batch)]
+    rng.shuffle(out)
+    return out
+
+
+def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
+                 log: Callable[[str], None] = print) -> Any:
+    """The fine-tuned network (rag.reader.build_net), in eval mode."""
+    import torch
+    from transformers import AutoTokenizer
+
+    if not pairs or len({p.label for p in pairs}) < 2:
+        raise ValueError("the reader needs both right and wrong sentences to learn from")
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    tok = AutoTokenizer.from_pretrained(base_path)
+    enc = tok([p.question for p in pairs], [pair_text(p.sentence, p.before) for p in pairs],
+              truncation="only_second", max_length=cfg.max_length)
+    ids = enc["input_ids"]
+    types = enc["token_type_ids"]
+    labels = torch.tensor([p.label for p in pairs], dtype=torch.float32)
+    net = build_net(base_path)
+    net.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr},
+                             {"params": net.head.parameters(), "lr": cfg.head_lr}], weight_decay=0.01)
+    plan: list[list[int]] = []
+    whole = int(cfg.epochs)
+    for _ in range(max(1, whole)):
+        plan += _batches([len(x) for x in ids], cfg.batch, rng)
+    if cfg.epochs != whole:
+        extra = _batches([len(x) for x in ids], cfg.batch, rng)
+        plan = (plan if whole else []) + extra[: int(len(extra) * (cfg.epochs - whole))]
+    steps = len(plan)
+    warm = max(1, steps // 16)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    # a prior that matches the share of right sentences, so early steps do not swing the body
+    pos = float(labels.mean())
+    with torch.no_grad():
+        net.head.bias.fill_(float(np.log(pos / (1 - pos))))
+    net.train()
+    started = time.perf_counter()
+    running = 0.0
+    for step, b in enumerate(plan):
+        width = max(len(ids[i]) for i in b)
+        x = torch.zeros((len(b), width), dtype=torch.long)
+        t = torch.zeros_like(x)
+        m = torch.zeros_like(x)
+        for r, i in enumerate(b):
+            n = len(ids[i])
+            x[r, :n] = torch.tensor(ids[i])
+            t[r, :n] = torch.tensor(types[i])
+            m[r, :n] = 1
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x, m, t), labels[b])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        value = float(loss.detach())
+        running = 0.98 * running + 0.02 * value if step else value
+        if (step + 1) % 50 == 0 or step + 1 == steps:
+            spent = time.perf_counter() - started
+            log(f"  reader step {step + 1}/{steps}, loss {running:.3f}, {spent:.0f} s, "
+                f"about {spent / (step + 1) * (steps - step - 1):.0f} s left")
+    return net.eval()
+
+
+def score_net(net: Any, base_path: str, questions: list[str], pairs: list[list[tuple[str, str]]],
+              max_length: int, batch: int = 64) -> list[np.ndarray]:
+    """Logits of each question's (sentence, before) pairs with a network in memory."""
+    import torch
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(base_path)
+    flat = [(qi, q, s, b) for qi, (q, ps) in enumerate(zip(questions, pairs, strict=True))
+            for s, b in ps]
+    order = sorted(range(len(flat)), key=lambda i: len(flat[i][1]) + len(flat[i][2]) + len(flat[i][3]))
+    logits = np.zeros(len(flat), dtype=np.float32)
+    with torch.inference_mode():
+        for s in range(0, len(order), batch):
+            part = order[s:s + batch]
+            enc = tok([flat[i][1] for i in part], [pair_text(flat[i][2], flat[i][3]) for i in part],
+                      truncation="only_second", max_length=max_length, padding=True,
+                      return_tensors="pt")
+            logits[part] = net(enc["input_ids"], enc["attention_mask"],
+                               enc["token_type_ids"]).numpy()
+    out: list[np.ndarray] = [np.zeros(0, dtype=np.float32) for _ in questions]
+    start = 0
+    for qi, ps in enumerate(pairs):
+        out[qi] = logits[start:start + len(ps)]
+        start += len(ps)
+    return out
+
+
+@dataclass(frozen=True)
+class ReaderData:
+    """What the reader sees of each question: the question as resolved, its candidates'
+    (sentence, sentence before) texts, their labels, and the document group (for folds)."""
+
+    queries: list[str]
+    texts: list[list[tuple[str, str]]]
+    labels: list[np.ndarray]
+    keys: list[np.ndarray]
+    groups: list[str]
+
+    def picks(self, top: int) -> list[np.ndarray]:
+        return [reader_pick(k, top) for k in self.keys]
+
+    def pairs(self, idx: Sequence[int], cfg: ReaderConfig, seed: int) -> list[Pair]:
+        rng = random.Random(seed)
+        picks = self.picks(cfg.top)
+        out: list[Pair] = []
+        for i in idx:
+            out += pairs_for(self.queries[i], self.texts[i], self.labels[i], picks[i], cfg.negatives, rng)
+        return out
+
+    def digest(self, cfg: ReaderConfig, folds: np.ndarray) -> str:
+        import hashlib
+        import json
+
+        h = hashlib.sha256(json.dumps(cfg.__dict__, sort_keys=True).encode())
+        for q, t, lab, k, f in zip(self.queries, self.texts, self.labels, self.keys, folds, strict=True):
+            h.update(json.dumps([q, t, lab.tolist(), np.round(k, 5).tolist(), int(f)]).encode())
+        return h.hexdigest()
+
+
+def reader_oof(rd: ReaderData, base_path: str, cfg: ReaderConfig, folds: np.ndarray,
+               cache: Any = None, log: Callable[[str], None] = print) -> list[np.ndarray]:
+    """Out-of-fold reader logits of every question's candidates (NaN where not scored): for
+    each fold, a reader trained on the other folds' documents scores this fold's picks. Kept
+    in ``cache`` (a folder) under a hash of the data, settings and folds, so a rerun on the
+    same data reuses them."""
+    from pathlib import Path
+
+    key = rd.digest(cfg, folds)
+    file = Path(cache) / f"reader-oof-{key[:16]}.npz" if cache is not None else None
+    if file is not None and file.is_file():
+        saved = np.load(file, allow_pickle=False)
+        log(f"reader: out-of-fold scores from {file}")
+        return [saved[str(i)] for i in range(len(rd.queries))]
+    picks = rd.picks(cfg.top)
+    out = [np.full(len(t), np.nan, dtype=np.float32) for t in rd.texts]
+    for f in range(int(folds.max()) + 1):
+        train = np.flatnonzero(folds != f)
+        pairs = rd.pairs(train, cfg, cfg.seed + f)
+        log(f"reader fold {f + 1}/{int(folds.max()) + 1}: {len(pairs)} pairs "
+            f"({sum(p.label for p in pairs)} right) from {len(train)} questions")
+        net = train_reader(pairs, base_path, cfg, log)
+        test = np.flatnonzero(folds == f)
+        started = time.perf_counter()
+        scores = score_net(net, base_path, [rd.queries[i] for i in test],
+                           [[rd.texts[i][j] for j in picks[i]] for i in test], cfg.max_length)
+        for i, s in zip(test, scores, strict=True):
+            out[i][picks[i]] = s
+        log(f"reader fold {f + 1}: scored {len(test)} questions in {time.perf_counter() - started:.0f} s")
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f".{file.stem}.tmp.npz")
+        np.savez(tmp, **{str(i): v for i, v in enumerate(out)})
+        tmp.replace(file)
+    return out
+
+
+def reader_data(data: Sequence[Any]) -> ReaderData:
+    """ReaderData of collected examples (evals.answerer_train.Example)."""
+    from rag.candidates import before_text, reader_key
+
+    return ReaderData([e.query for e in data],
+                      [[(c.text, before_text(c)) for c in e.cands] for e in data],
+                      [e.labels for e in data],
+                      [reader_key(np.stack([c.features for c in e.cands])) if e.cands else np.zeros(0)
+                       for e in data],
+                      [e.group for e in data])
+
+
+def reader_quality(rd: ReaderData, logits: list[np.ndarray], top: int) -> dict[str, float]:
+    """How well the out-of-fold logits alone pick a right sentence (answerable questions whose
+    picks hold one) and rank right above wrong (AUC over all read sentences)."""
+    picks = rd.picks(top)
+    hit = n = 0
+    right, wrong = [], []
+    for lab, lg, pk in zip(rd.labels, logits, picks, strict=True):
+        if not len(pk):
+            continue
+        v = lg[pk]
+        right += v[lab[pk]].tolist()
+        wrong += v[~lab[pk]].tolist()
+        if lab[pk].any():
+            n += 1
+            hit += bool(lab[pk][int(np.argmax(v))])
+    r, w = np.asarray(right), np.sort(np.asarray(wrong))
+    auc = float(np.searchsorted(w, r, side="left").sum() / (len(r) * len(w))) if len(r) and len(w) else 0.0
+    return {"top1_of_read": hit / n if n else 0.0, "auc": auc, "read_per_question": float(top)}

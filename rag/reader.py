@@ -1,0 +1,291 @@
+"""The reader: a cross-encoder that reads the question and a candidate sentence together.
+
+The sentence features (rag.candidates) compare the question and a sentence through their
+separate vectors and their words; they cannot see that a sentence names the right event but
+the wrong year, or answers a slightly different question, which is how most unanswerable
+questions in SQuAD 2.0 are written. The reader is the bundled all-MiniLM-L6-v2 fine-tuned (by
+``rag train-answerer``, evals/reader_train.py) to give the logit that a sentence answers the
+question, reading ``question [SEP] sentence [SEP] the sentence before it``. It scores only the
+few candidates the cheap features rank highest (``top``); its logit is one more feature of the
+learned scorer, and the best logit of a question one more input of the answer model.
+
+Stored without pickle: ``reader.safetensors`` holds the fine-tuned weights in float16 (all but
+the word embeddings, which stay the base model's, so the file is about 22 MB) and a manifest
+names the base model's fingerprint, the settings and the SHA-256 of the weights. It runs on
+ONNX Runtime when available (exported once into the cache folder, checked by hash), else on
+PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.errors import RagError
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+BUNDLED = Path(__file__).resolve().parent / "models" / "reader.safetensors"
+FROZEN = ("embeddings.word_embeddings.weight",)  # kept from the base model, not stored
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class ReaderError(RagError):
+    """The reader's weights are missing, damaged or made for another base model."""
+
+
+def pair_text(sentence: str, before: str = "") -> str:
+    """The second segment the reader reads: the sentence, then the one before it (for its
+    pronouns); truncation cuts the context first."""
+    return f"{sentence.strip()} [SEP] {before.strip()}" if before.strip() else sentence.strip()
+
+
+def manifest_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".manifest.json")
+
+
+def build_net(base_path: str) -> Any:
+    """The base transformer with a linear head over mean-pooled token states."""
+    import torch
+    from transformers import AutoModel
+
+    class ReaderNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(base_path)
+            self.head = torch.nn.Linear(self.bert.config.hidden_size, 1)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor) -> torch.Tensor:
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return self.head(pooled).squeeze(-1)
+
+    return ReaderNet()
+
+
+def trained_state(net: Any) -> dict[str, Any]:
+    """The weights to store: everything but the frozen word embeddings, in float16."""
+    import torch
+
+    return {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items()
+            if k.removeprefix("bert.") not in FROZEN}
+
+
+def save_reader(net: Any, manifest: dict[str, Any], path: Path) -> None:
+    """``reader.safetensors`` and its manifest (with the file's SHA-256), each written atomically."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(trained_state(net), str(tmp))
+    tmp.chmod(0o644)
+    data = tmp.read_bytes()
+    manifest = {**manifest, "format": FORMAT, "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data)}
+    tmp.replace(path)
+    mtmp = manifest_path(path).with_name(f".{manifest_path(path).name}.tmp")
+    mtmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    mtmp.replace(manifest_path(path))
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    if not path.is_file() or not manifest_path(path).is_file():
+        raise ReaderError(f"No reader at {path} (with its manifest); train one with: "
+                          "rag train-answerer --reader")
+    try:
+        manifest = json.loads(manifest_path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ReaderError(f"The reader manifest beside {path} is unreadable ({exc}).") from exc
+    if manifest.get("format") != FORMAT:
+        raise ReaderError(f"reader format {manifest.get('format')!r}, this program reads {FORMAT}; "
+                          "retrain it with: rag train-answerer --reader")
+    return manifest
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_net(path: Path, base_path: str, fingerprint: dict[str, Any] | None = None) -> Any:
+    """The fine-tuned network in float32, checked against the manifest and the base model."""
+    from safetensors.torch import load_file
+
+    manifest = read_manifest(path)
+    if _sha256(path) != manifest.get("sha256"):
+        raise ReaderError(f"The reader at {path} does not match its manifest (checksum differs); "
+                          "retrain it with: rag train-answerer --reader")
+    base = manifest.get("base_model", {})
+    if fingerprint is not None and base.get("sha256") not in (None, fingerprint.get("sha256")):
+        raise ReaderError(f"The reader at {path} was trained from another embedding model "
+                          f"({base.get('name')}); retrain it with: rag train-answerer --reader")
+    net = build_net(base_path)
+    state = {k: v.float() for k, v in load_file(str(path)).items()}
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if unexpected or any(k.removeprefix("bert.") not in FROZEN for k in missing):
+        raise ReaderError(f"The reader at {path} does not fit the base model "
+                          f"(missing {missing[:3]}, unexpected {unexpected[:3]}).")
+    return net.eval()
+
+
+def export_onnx(net: Any, target: Path, sha256: str) -> Path:
+    """The network as ``target/model.onnx``, written in a temporary folder and moved in place."""
+    import warnings
+
+    import torch
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
+    try:
+        ids = torch.tensor([[101, 2054, 102, 2023, 102], [101, 2054, 102, 2009, 0]])
+        args = (ids, (ids > 0).long(), torch.zeros_like(ids))
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, args, str(tmp / "model.onnx"), input_names=list(INPUTS),
+                              output_names=["logit"], opset_version=17, dynamo=False,
+                              dynamic_axes={**{k: {0: "batch", 1: "tokens"} for k in INPUTS},
+                                            "logit": {0: "batch"}})
+        meta = {"reader_sha256": sha256, "onnx_sha256": _sha256(tmp / "model.onnx"),
+                "torch": torch.__version__}
+        (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+class Reader:
+    """``score(question, [(sentence, sentence before)])``: one logit per sentence."""
+
+    def __init__(self, path: Path, base_path: str, cache_dir: Path | None = None,
+                 fingerprint: dict[str, Any] | None = None, backend: str = "auto",
+                 threads: int = 1, precision: str = "fp32") -> None:
+        from tokenizers import Tokenizer
+
+        self.path = Path(path)
+        self.manifest = read_manifest(self.path)
+        self.max_length = int(self.manifest.get("max_length", 96))
+        self.top = int(self.manifest.get("top", 8))
+        self.tokenizer = Tokenizer.from_file(str(Path(base_path) / "tokenizer.json"))
+        self.tokenizer.enable_truncation(self.max_length, strategy="only_second")
+        self.tokenizer.no_padding()
+        self._session: Any = None
+        self._net: Any = None
+        self.backend = "torch"
+        if precision not in ("fp32", "int8"):
+            raise ReaderError(f"reader precision must be fp32 or int8, not {precision!r}")
+        self.precision = precision
+        if backend in ("auto", "onnx"):
+            try:
+                self._session = self._onnx(base_path, cache_dir, fingerprint, threads)
+                self.backend = "onnx"
+            except ImportError as exc:
+                if backend == "onnx":
+                    raise ReaderError(f"onnxruntime is not installed ({exc})") from exc
+                log.info("onnxruntime is missing; the reader runs on PyTorch")
+        if self._session is None:
+            import torch
+
+            torch.set_num_threads(max(1, threads))
+            self._net = load_net(self.path, base_path, fingerprint)
+
+    def _onnx(self, base_path: str, cache_dir: Path | None, fingerprint: dict[str, Any] | None,
+              threads: int) -> Any:
+        import onnxruntime as ort
+
+        sha = self.manifest["sha256"]
+        folder = Path(cache_dir or Path(".rag/cache")) / f"reader-onnx-{sha[:16]}"
+        if self.precision == "int8":
+            return self._int8(folder, base_path, fingerprint, threads)
+        meta_file = folder / "export.json"
+        ok = False
+        if meta_file.is_file():
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            ok = meta.get("reader_sha256") == sha and (folder / "model.onnx").is_file() and (
+                _sha256(folder / "model.onnx") == meta.get("onnx_sha256"))
+        if not ok:
+            log.info("Exporting the reader to ONNX in %s (once per reader)", folder)
+            export_onnx(load_net(self.path, base_path, fingerprint), folder, sha)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(folder / "model.onnx"), options,
+                                    providers=["CPUExecutionProvider"])
+
+    def _int8(self, fp32: Path, base_path: str, fingerprint: dict[str, Any] | None,
+              threads: int) -> Any:
+        """Dynamic int8 quantisation of the fp32 export (weights int8, activations quantised
+        per call), cached beside it."""
+        import onnxruntime as ort
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        folder = fp32.with_name(fp32.name + "-int8")
+        meta_file = folder / "export.json"
+        sha = self.manifest["sha256"]
+        ok = False
+        if meta_file.is_file():
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            ok = meta.get("reader_sha256") == sha and (folder / "model.onnx").is_file() and (
+                _sha256(folder / "model.onnx") == meta.get("onnx_sha256"))
+        if not ok:
+            if not (fp32 / "model.onnx").is_file():
+                export_onnx(load_net(self.path, base_path, fingerprint), fp32, sha)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".quant-"))
+            try:
+                quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"),
+                                 weight_type=QuantType.QInt8)
+                meta = {"reader_sha256": sha, "onnx_sha256": _sha256(tmp / "model.onnx"),
+                        "quantized": "dynamic int8"}
+                (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+                if folder.exists():
+                    shutil.rmtree(folder)
+                os.replace(tmp, folder)
+            except Exception:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(folder / "model.onnx"), options,
+                                    providers=["CPUExecutionProvider"])
+
+    def encode(self, question: str, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+        encoded = self.tokenizer.encode_batch([(question, pair_text(s, b)) for s, b in pairs])
+        width = max((len(e.ids) for e in encoded), default=0)
+        out = {k: np.zeros((len(pairs), width), dtype=np.int64) for k in INPUTS}
+        for i, e in enumerate(encoded):
+            n = len(e.ids)
+            out["input_ids"][i, :n] = e.ids
+            out["attention_mask"][i, :n] = e.attention_mask
+            out["token_type_ids"][i, :n] = e.type_ids
+        return out
+
+    def score(self, question: str, pairs: list[tuple[str, str]]) -> np.ndarray:
+        if not pairs:
+            return np.zeros(0, dtype=np.float32)
+        batch = self.encode(question, pairs)
+        if self._session is not None:
+            return np.asarray(self._session.run(None, batch)[0], dtype=np.float32).reshape(-1)
+        import torch
+
+        with torch.inference_mode():
+            logits = self._net(**{k: torch.from_numpy(v) for k, v in batch.items()})
+        return logits.numpy().astype(np.float32).reshape(-1)

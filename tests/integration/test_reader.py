@@ -1,0 +1,141 @@
+"""The reader (rag.reader): fine-tuned from the bundled model, stored without pickle and without
+the word embeddings, checked on load, the same logits on PyTorch and ONNX Runtime, and read by
+the assistant for its top candidates only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evals.reader_train import Pair, ReaderConfig, score_net, train_reader
+from index.embed import model_fingerprint
+from rag.candidates import SENTENCE_FEATURES
+from rag.reader import FROZEN, Reader, ReaderError, manifest_path, save_reader
+
+RIGHT = [("What colour is the lighthouse?", "The lighthouse is painted bright red.", ""),
+         ("Who keeps the lighthouse?", "Its keeper is a retired sailor named Ortega.", "The lighthouse is old."),
+         ("When was the bridge opened?", "The bridge opened to traffic in 1932.", ""),
+         ("How long is the bridge?", "It is 2.7 kilometres long.", "The bridge crosses the bay."),
+         ("What does the bakery sell?", "The bakery sells rye bread and pastries.", ""),
+         ("Where is the bakery?", "The bakery stands beside the harbour.", "")]
+
+
+def WRONG(i: int) -> tuple[int, ...]:  # noqa: N802
+    return tuple((i + d) % len(RIGHT) for d in (1, 2, 3))
+
+
+def pairs() -> list[Pair]:
+    out = []
+    for i, (q, s, b) in enumerate(RIGHT):
+        out.append(Pair(q, s, b, 1))
+        for j in WRONG(i):  # other facts, some about the same place, are wrong answers
+            _, s2, b2 = RIGHT[j]
+            out.append(Pair(q, s2, b2, 0))
+    return out * 4
+
+
+@pytest.fixture(scope="module")
+def trained(model_path: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+    cfg = ReaderConfig(epochs=3, batch=8, lr=2e-4, head_lr=3e-3)
+    net = train_reader(pairs(), model_path, cfg, log=lambda _: None)
+    path = tmp_path_factory.mktemp("reader") / "reader.safetensors"
+    save_reader(net, {"base_model": model_fingerprint(model_path), "max_length": cfg.max_length,
+                      "top": 4}, path)
+    return net, path
+
+
+def test_the_reader_learns_which_sentence_answers(trained: tuple[object, Path], model_path: str) -> None:
+    net, _ = trained
+    qs = [q for q, _, _ in RIGHT]
+    scores = score_net(net, model_path, qs, [[(s, b) for _, s, b in RIGHT]] * len(qs), 64)
+    # each question's own sentence scores above the wrong ones it was shown (by chance: 1 in 4)
+    assert sum(all(row[i] > row[j] for j in WRONG(i)) for i, row in enumerate(scores)) >= 5
+
+
+def test_stored_without_word_embeddings_in_half_precision(trained: tuple[object, Path]) -> None:
+    from safetensors import safe_open
+
+    _, path = trained
+    with safe_open(str(path), "pt") as f:
+        keys = list(f.keys())
+        assert all(f.get_tensor(k).dtype.__str__() == "torch.float16" for k in keys)
+    assert not any(k.removeprefix("bert.") in FROZEN for k in keys)
+    assert "head.weight" in keys
+    assert 15e6 < path.stat().st_size < 30e6  # the committed one must stay small
+    manifest = json.loads(manifest_path(path).read_text())
+    assert manifest["format"] == 1 and len(manifest["sha256"]) == 64
+
+
+def test_onnx_and_pytorch_give_the_same_logits(trained: tuple[object, Path], model_path: str,
+                                               tmp_path: Path) -> None:
+    net, path = trained
+    texts = [(s, b) for _, s, b in RIGHT]
+    onnx = Reader(path, model_path, tmp_path, backend="onnx")
+    torch_reader = Reader(path, model_path, tmp_path, backend="torch")
+    assert onnx.backend == "onnx" and torch_reader.backend == "torch"
+    a = onnx.score(RIGHT[0][0], texts)
+    b = torch_reader.score(RIGHT[0][0], texts)
+    assert np.allclose(a, b, atol=1e-3)
+    # the stored half-precision weights stay close to the trained ones
+    c = score_net(net, model_path, [RIGHT[0][0]], [texts], 64)[0]
+    assert np.allclose(a, c, atol=0.05)
+    # the export is cached: a second reader reuses it
+    assert len(list(tmp_path.glob("reader-onnx-*"))) == 1
+    assert Reader(path, model_path, tmp_path).score(RIGHT[0][0], texts[:2]).shape == (2,)
+
+
+def test_damaged_or_foreign_weights_are_refused(trained: tuple[object, Path], model_path: str,
+                                                tmp_path: Path) -> None:
+    _, path = trained
+    bad = tmp_path / "reader.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    manifest_path(bad).write_text(manifest_path(path).read_text())
+    with pytest.raises(ReaderError, match="checksum"):
+        Reader(bad, model_path, tmp_path, backend="torch")
+    bad.write_bytes(path.read_bytes())
+    other = json.loads(manifest_path(path).read_text())
+    other["base_model"] = {"name": "another-model", "sha256": "0" * 64}
+    manifest_path(bad).write_text(json.dumps(other))
+    with pytest.raises(ReaderError, match="another embedding model"):
+        Reader(bad, model_path, tmp_path, backend="torch", fingerprint=model_fingerprint(model_path))
+    with pytest.raises(ReaderError, match="No reader"):
+        Reader(tmp_path / "missing.safetensors", model_path, tmp_path)
+
+
+def test_the_assistant_reads_only_its_top_candidates(trained: tuple[object, Path], assistant,  # noqa: ANN001
+                                                     tmp_path: Path) -> None:
+    _, path = trained
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for f in (path, manifest_path(path)):
+        (folder / f.name).write_bytes(f.read_bytes())
+    bundled = assistant.extractive.scorer
+    scorer = replace(bundled, reader_file=folder / path.name, reader_top=3, reader_sha256="")
+    reading = assistant.with_scorer(scorer)
+    p = reading.prepare("Who is the leader of North Korea?")
+    cands = reading.candidates(p)
+    col = SENTENCE_FEATURES.index("reader")
+    read = [c for c in cands if np.isfinite(c.features[col])]
+    assert len(cands) > 3 and len(read) == 3
+    assert max(c.features[SENTENCE_FEATURES.index("reader_to_max")] for c in read) == 0.0
+    unread = reading.candidates(p, read=False)
+    assert not any(np.isfinite(c.features[col]) for c in unread)
+    # a scorer without a reader reads nothing
+    assert assistant.with_scorer(replace(bundled, reader_file=None)).reader is None
+    assert reading.answer("Who is the leader of North Korea?").text
+
+
+def test_a_reader_from_another_training_run_is_refused(trained: tuple[object, Path], assistant,  # noqa: ANN001
+                                                       tmp_path: Path) -> None:
+    from rag.scorer import ScorerError
+
+    _, path = trained
+    scorer = replace(assistant.extractive.scorer, reader_file=path, reader_top=3, reader_sha256="0" * 64)
+    with pytest.raises(ScorerError, match="retrain"):
+        assistant.with_scorer(scorer).reader  # noqa: B018
