@@ -171,6 +171,38 @@ def export_onnx(net: Any, target: Path, sha256: str) -> Path:
     return target
 
 
+def _cached(folder: Path, sha: str) -> bool:
+    """An export in ``folder`` made from the reader with this SHA-256, and undamaged."""
+    meta_file = folder / "export.json"
+    if not meta_file.is_file() or not (folder / "model.onnx").is_file():
+        return False
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    return meta.get("reader_sha256") == sha and _sha256(folder / "model.onnx") == meta.get("onnx_sha256")
+
+
+def quantized(fp32: Path, sha: str) -> Path:
+    """Dynamic int8 quantisation of the fp32 export (int8 weights, activations quantised per
+    call), cached beside it."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    folder = fp32.with_name(fp32.name + "-int8")
+    if _cached(folder, sha):
+        return folder
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".quant-"))
+    try:
+        quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QInt8)
+        meta = {"reader_sha256": sha, "onnx_sha256": _sha256(tmp / "model.onnx"),
+                "quantized": "dynamic int8"}
+        (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
 class Reader:
     """``score(question, [(sentence, sentence before)])``: one logit per sentence."""
 
@@ -215,55 +247,11 @@ class Reader:
 
         sha = self.manifest["sha256"]
         folder = Path(cache_dir or Path(".rag/cache")) / f"reader-onnx-{sha[:16]}"
-        if self.precision == "int8":
-            return self._int8(folder, base_path, fingerprint, threads)
-        meta_file = folder / "export.json"
-        ok = False
-        if meta_file.is_file():
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            ok = meta.get("reader_sha256") == sha and (folder / "model.onnx").is_file() and (
-                _sha256(folder / "model.onnx") == meta.get("onnx_sha256"))
-        if not ok:
+        if not _cached(folder, sha):
             log.info("Exporting the reader to ONNX in %s (once per reader)", folder)
             export_onnx(load_net(self.path, base_path, fingerprint), folder, sha)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(1, threads)
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        return ort.InferenceSession(str(folder / "model.onnx"), options,
-                                    providers=["CPUExecutionProvider"])
-
-    def _int8(self, fp32: Path, base_path: str, fingerprint: dict[str, Any] | None,
-              threads: int) -> Any:
-        """Dynamic int8 quantisation of the fp32 export (weights int8, activations quantised
-        per call), cached beside it."""
-        import onnxruntime as ort
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        folder = fp32.with_name(fp32.name + "-int8")
-        meta_file = folder / "export.json"
-        sha = self.manifest["sha256"]
-        ok = False
-        if meta_file.is_file():
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-            ok = meta.get("reader_sha256") == sha and (folder / "model.onnx").is_file() and (
-                _sha256(folder / "model.onnx") == meta.get("onnx_sha256"))
-        if not ok:
-            if not (fp32 / "model.onnx").is_file():
-                export_onnx(load_net(self.path, base_path, fingerprint), fp32, sha)
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".quant-"))
-            try:
-                quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"),
-                                 weight_type=QuantType.QInt8)
-                meta = {"reader_sha256": sha, "onnx_sha256": _sha256(tmp / "model.onnx"),
-                        "quantized": "dynamic int8"}
-                (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-                if folder.exists():
-                    shutil.rmtree(folder)
-                os.replace(tmp, folder)
-            except Exception:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+        if self.precision == "int8":
+            folder = quantized(folder, sha)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
