@@ -131,14 +131,12 @@ def final_reader(data: list[Any], settings: TrainSettings, info: dict[str, Any],
     say(f"training the reader on {len(pairs)} pairs from {len(data)} questions …")
     net = train_reader(pairs, settings.rag.index.model_path, cfg, say)
     path = settings.out.with_name("reader.safetensors")
-    save_reader(net, {"base_model": model_fingerprint(settings.rag.index.model_path),
+    written = save_reader(net, {"base_model": model_fingerprint(settings.rag.index.model_path),
                       "max_length": cfg.max_length, "top": cfg.top, "settings": cfg.__dict__,
                       "pairs": len(pairs), "data": sources, "out_of_fold": info["out_of_fold"],
                       "seconds": round(time.perf_counter() - t, 1), "git_commit": git_commit()}, path)
     info["final_seconds"] = round(time.perf_counter() - t, 1)
-    from rag.reader import read_manifest
-
-    return {"file": path.name, "top": cfg.top, "sha256": read_manifest(path)["sha256"]}
+    return {"file": path.name, "top": cfg.top, "sha256": written["sha256"]}
 
 
 def cfg_top(reader: dict[str, Any]) -> int:

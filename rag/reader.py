@@ -24,12 +24,14 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from index.errors import RagError
+from index.store import file_sha256
 
 log = logging.getLogger(__name__)
 FORMAT = 1
@@ -82,8 +84,9 @@ def trained_state(net: Any) -> dict[str, Any]:
             if k.removeprefix("bert.") not in FROZEN}
 
 
-def save_reader(net: Any, manifest: dict[str, Any], path: Path) -> None:
-    """``reader.safetensors`` and its manifest (with the file's SHA-256), each written atomically."""
+def save_reader(net: Any, manifest: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``reader.safetensors`` and its manifest (with the file's SHA-256), each written
+    atomically; returns the manifest written."""
     from safetensors.torch import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,6 +100,7 @@ def save_reader(net: Any, manifest: dict[str, Any], path: Path) -> None:
     mtmp = manifest_path(path).with_name(f".{manifest_path(path).name}.tmp")
     mtmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     mtmp.replace(manifest_path(path))
+    return manifest
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -113,20 +117,12 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_net(path: Path, base_path: str, fingerprint: dict[str, Any] | None = None) -> Any:
     """The fine-tuned network in float32, checked against the manifest and the base model."""
     from safetensors.torch import load_file
 
     manifest = read_manifest(path)
-    if _sha256(path) != manifest.get("sha256"):
+    if file_sha256(path) != manifest.get("sha256"):
         raise ReaderError(f"The reader at {path} does not match its manifest (checksum differs); "
                           "retrain it with: rag train-answerer --reader")
     base = manifest.get("base_model", {})
@@ -148,19 +144,30 @@ def export_onnx(net: Any, target: Path, sha256: str) -> Path:
 
     import torch
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
-    try:
-        ids = torch.tensor([[101, 2054, 102, 2023, 102], [101, 2054, 102, 2009, 0]])
-        args = (ids, (ids > 0).long(), torch.zeros_like(ids))
+    ids = torch.tensor([[101, 2054, 102, 2023, 102], [101, 2054, 102, 2009, 0]])
+    args = (ids, (ids > 0).long(), torch.zeros_like(ids))
+
+    def write(folder: Path) -> dict[str, Any]:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
-            torch.onnx.export(net, args, str(tmp / "model.onnx"), input_names=list(INPUTS),
+            torch.onnx.export(net, args, str(folder / "model.onnx"), input_names=list(INPUTS),
                               output_names=["logit"], opset_version=17, dynamo=False,
                               dynamic_axes={**{k: {0: "batch", 1: "tokens"} for k in INPUTS},
                                             "logit": {0: "batch"}})
-        meta = {"reader_sha256": sha256, "onnx_sha256": _sha256(tmp / "model.onnx"),
-                "torch": torch.__version__}
+        return {"torch": torch.__version__}
+
+    return _staged(target, sha256, write)
+
+
+def _staged(target: Path, sha256: str, write: Callable[[Path], dict[str, Any]]) -> Path:
+    """``write`` fills a temporary folder beside ``target`` with ``model.onnx``; its
+    ``export.json`` (the reader's and the file's SHA-256) is added and the folder moved in place,
+    so a crash leaves no half export."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
+    try:
+        meta = {"reader_sha256": sha256, **write(tmp)}
+        meta["onnx_sha256"] = file_sha256(tmp / "model.onnx")
         (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
@@ -177,7 +184,7 @@ def _cached(folder: Path, sha: str) -> bool:
     if not meta_file.is_file() or not (folder / "model.onnx").is_file():
         return False
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    return meta.get("reader_sha256") == sha and _sha256(folder / "model.onnx") == meta.get("onnx_sha256")
+    return meta.get("reader_sha256") == sha and file_sha256(folder / "model.onnx") == meta.get("onnx_sha256")
 
 
 def quantized(fp32: Path, sha: str) -> Path:
@@ -188,19 +195,12 @@ def quantized(fp32: Path, sha: str) -> Path:
     folder = fp32.with_name(fp32.name + "-int8")
     if _cached(folder, sha):
         return folder
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".quant-"))
-    try:
+
+    def write(tmp: Path) -> dict[str, Any]:
         quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QInt8)
-        meta = {"reader_sha256": sha, "onnx_sha256": _sha256(tmp / "model.onnx"),
-                "quantized": "dynamic int8"}
-        (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except Exception:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
+        return {"quantized": "dynamic int8"}
+
+    return _staged(folder, sha, write)
 
 
 class Reader:
