@@ -95,7 +95,7 @@ class TrainSettings(Settings):
     sample: int | None = Field(None, ge=1, description="train on a seeded sample of N items")
     seed: int = Field(0, description="seed of the folds, the sample and the models")
     reader: bool = Field(True, description="also fine-tune the reader (a cross-encoder from the "
-                         "embedding model; about 50 min here) and feed its scores to the scorer")
+                         "embedding model; about an hour here) and feed its scores to the scorer")
     reader_epochs: float = Field(1.0, gt=0, le=5, description="passes over the reader's pairs")
 
     @field_validator("data", mode="before")
