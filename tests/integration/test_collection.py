@@ -183,7 +183,10 @@ def test_browser_upload_answer_reload_download_and_remove(live_server, collectio
         box.press("Enter")
         page.wait_for_function(
             "() => document.querySelector('#chat').innerText.includes('Marta Ruiz')", timeout=60_000)
-        assert "Kellerman notes.txt" in page.locator("#sources").inner_text()
+        # the sources panel is filled by the answer's last event, after the chat text
+        page.wait_for_function(
+            "() => document.querySelector('#sources').innerText.includes('Kellerman notes.txt')",
+            timeout=30_000)
 
         # the download button offers the conversation as Markdown with its citations
         page.wait_for_function(  # saved in the browser (and the download made) after the answer
@@ -199,7 +202,9 @@ def test_browser_upload_answer_reload_download_and_remove(live_server, collectio
         page.wait_for_function(
             "() => (document.querySelector('#chat')?.innerText || '').includes('Marta Ruiz')",
             timeout=30_000)
-        assert "Kellerman notes.txt" in page.locator("#sources").inner_text()
+        page.wait_for_function(
+            "() => document.querySelector('#sources').innerText.includes('Kellerman notes.txt')",
+            timeout=30_000)
 
         # remove it again from the page
         page.locator("#documents > button").first.click()
