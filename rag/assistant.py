@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -99,6 +100,7 @@ class Assistant:
             s = self.settings.index
             self._reader = Reader(scorer.reader_file, s.model_path, s.cache_dir,
                                   model_fingerprint(s.model_path),
+                                  threads=self.settings.answer.reader_threads or os.cpu_count() or 1,
                                   precision=self.settings.answer.reader_precision)
             if scorer.reader_sha256 and self._reader.manifest.get("sha256") != scorer.reader_sha256:
                 self._reader = None

@@ -254,6 +254,8 @@ class Reader:
             folder = quantized(folder, sha)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
+        if threads > 1:  # idle threads sleep, so concurrent answers do not spin against each other
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return ort.InferenceSession(str(folder / "model.onnx"), options,
                                     providers=["CPUExecutionProvider"])

@@ -35,8 +35,12 @@ def create_app() -> FastAPI:
     raw = os.environ.get(SETTINGS_ENV)
     settings = UISettings.model_validate_json(raw) if raw else UISettings()
     workers = max(1, int(os.environ.get(WORKERS_ENV, "1")))
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))  # cores shared out
-    assistant = Assistant(settings.rag)
+    share = max(1, (os.cpu_count() or 1) // workers)  # cores shared out among the workers
+    torch.set_num_threads(share)
+    rag = settings.rag
+    if not rag.answer.reader_threads:
+        rag = rag.model_copy(update={"answer": rag.answer.model_copy(update={"reader_threads": share})})
+    assistant = Assistant(rag)
     assistant.warm()
     return make_api(Collection(assistant), settings.auth, settings.concurrency,
                     title="Document assistant API")

@@ -95,6 +95,10 @@ def test_onnx_and_pytorch_give_the_same_logits(trained: tuple[object, Path], mod
     assert np.corrcoef(a, d)[0, 1] > 0.8 and int(np.argmax(d)) == int(np.argmax(a))
     with pytest.raises(ReaderError, match="precision"):
         Reader(path, model_path, tmp_path, precision="fp16")
+    # several threads for one answer: the same logits, from a session that has those threads
+    two = Reader(path, model_path, tmp_path, threads=2)
+    assert two._session.get_session_options().intra_op_num_threads == 2
+    assert np.allclose(two.score(RIGHT[0][0], texts), a, atol=1e-5)
 
 
 def test_damaged_or_foreign_weights_are_refused(trained: tuple[object, Path], model_path: str,
