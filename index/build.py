@@ -51,6 +51,7 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)
     embedded_passages: int = 0
     reused_passages: int = 0
+    extended: int = 0  # FAISS indexes extended with the new rows instead of rebuilt
     seconds: float = 0.0
     precision: str = "fp32"
     dense_kind: str = "flat-ip"
@@ -121,12 +122,15 @@ def build_index(
         slots: list[tuple[int, int]] = []  # (position in vec_parts, new passages) per document
         doc_meta: dict[str, Any] = {}
         old_docs = previous.documents if previous else {}
-        for doc in loaded.documents:
+        old_rows: dict[str, list[int]] = {}  # each document's passage rows, found in one pass
+        for i, p in enumerate(previous.passages if previous is not None else []):
+            old_rows.setdefault(p.doc_id, []).append(i)
+        for doc in _previous_first(loaded.documents, old_docs, old_rows):
             cleaned = clean_document(doc, settings.clean)
             old = old_docs.get(doc.doc_id)
             if previous is not None and old and old.get("sha256") == doc.sha256:
                 status = "unchanged"
-                rows = [i for i, p in enumerate(previous.passages) if p.doc_id == doc.doc_id]
+                rows = old_rows.get(doc.doc_id, [])
                 passages = [previous.passages[i] for i in rows]
                 vec_parts.append(previous.vectors[rows])
                 report.reused_passages += len(passages)
@@ -139,6 +143,9 @@ def build_index(
             all_passages.extend(passages)
             doc_meta[doc.doc_id] = _doc_entry(doc, cleaned, len(passages))
             report.documents.append(_doc_report(doc, cleaned, status, len(passages)))
+        order = {d.doc_id: i for i, d in enumerate(loaded.documents)}  # reports in folder order
+        doc_meta = dict(sorted(doc_meta.items(), key=lambda kv: order[kv[0]]))
+        report.documents.sort(key=lambda d: order[d.doc_id])
         report.removed = sorted(set(old_docs) - set(doc_meta))
         if not all_passages:
             raise RagIndexError("The documents hold no text left to index after cleaning.")
@@ -152,9 +159,49 @@ def build_index(
         if settings.embed_sentences:
             sentence_vectors = _sentence_vectors(embedder, all_passages, previous, progress)
         report.dense_kind = _write(settings, all_passages, vectors, sentence_vectors, doc_meta,
-                                   model, embedder, report)
+                                   model, embedder, report, previous)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _previous_first(documents: list[Document], old_docs: dict[str, Any],
+                    old_rows: dict[str, list[int]]) -> list[Document]:
+    """Unchanged documents in the live index's row order, then new and changed ones in folder
+    order: when documents are only added, the old rows stay a prefix and the FAISS indexes can
+    be extended instead of rebuilt (see _extended)."""
+    end = sum(len(r) for r in old_rows.values())
+
+    def key(item: tuple[int, Document]) -> int:
+        pos, doc = item
+        old = old_docs.get(doc.doc_id)
+        rows = old_rows.get(doc.doc_id)
+        if old and rows and old.get("sha256") == doc.sha256:
+            return rows[0]
+        return end + pos
+
+    return [doc for _, doc in sorted(enumerate(documents), key=key)]
+
+
+def _extended(previous_index: Any, n_old: int, vectors: np.ndarray, settings: IndexSettings) -> Any:
+    """A copy of the live HNSW index with the rows after ``n_old`` added (HNSW insertion is
+    incremental: the old graph stays valid), or None when it cannot be extended."""
+    from index.dense import extend_faiss
+
+    if previous_index is None or kind_of(previous_index) != "hnsw" or previous_index.ntotal != n_old:
+        return None
+    return extend_faiss(previous_index, vectors[n_old:], settings.hnsw_ef_search)
+
+
+def _old_rows_kept(previous: SearchIndex | None, passages: list[Passage],
+                   sentence_rows: dict[tuple[str, int, int], int] | None) -> bool:
+    """The live index's passages (and sentences) are the first rows of the new one, unchanged."""
+    if previous is None or len(previous.passages) > len(passages):
+        return False
+    same = all(a.id == b.id and a.doc_id == b.doc_id and a.text == b.text
+               for a, b in zip(previous.passages, passages, strict=False))
+    if not same or sentence_rows is None:
+        return same
+    return all(sentence_rows.get(k) == row for k, row in previous.sentence_rows.items())
 
 
 def _previous(settings: IndexSettings) -> SearchIndex | None:
@@ -239,10 +286,14 @@ def _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model
     return "milvus-flat-ip"
 
 
-def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder, report) -> str:  # noqa: ANN001
+def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder, report,  # noqa: ANN001
+           previous: SearchIndex | None = None) -> str:
     if settings.store == "milvus":
         return _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model,
                              embedder, report)
+    s = settings
+    sentence_rows = sentence_keys(passages) if sentence_vectors is not None else None
+    kept = _old_rows_kept(previous, passages, sentence_rows)
     writer = VersionWriter(settings.index_dir)
     try:
         writer.write_passages(passages)
@@ -250,9 +301,18 @@ def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embed
         if sentence_vectors is not None:
             writer.write_array("sentences.npy", sentence_vectors)
             if len(sentence_vectors) >= settings.ann_threshold:  # below it: exact, with numpy
-                save_faiss(build_faiss(sentence_vectors, settings.ann_threshold, settings.hnsw_m,
-                                       settings.hnsw_ef_search), writer.tmp / "sentences.faiss")
-        dense = build_faiss(vectors, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
+                old = previous.sentence_dense if kept and previous is not None else None
+                sent = _extended(old, len(previous.sentence_rows) if old is not None else 0,
+                                 sentence_vectors, s)
+                report.extended += sent is not None
+                if sent is None:
+                    sent = build_faiss(sentence_vectors, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search)
+                save_faiss(sent, writer.tmp / "sentences.faiss")
+        dense = _extended(previous.dense if kept and previous is not None else None,
+                          len(previous.passages) if previous is not None else 0, vectors, s)
+        report.extended += dense is not None
+        if dense is None:
+            dense = build_faiss(vectors, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search)
         save_faiss(dense, writer.tmp / "dense.faiss")
         bm25 = BM25Index.build([indexed_text(p, settings.title_context) for p in passages])
         bm25.save(writer.tmp / "bm25")

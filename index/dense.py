@@ -22,6 +22,19 @@ def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = 32, ef_se
     return index
 
 
+def extend_faiss(index: object, vectors: np.ndarray, ef_search: int = 128):  # noqa: ANN201
+    """A copy of ``index`` with ``vectors`` added after its rows (the original is untouched:
+    it may still be serving)."""
+    import faiss
+
+    out = faiss.clone_index(index)
+    if isinstance(out, faiss.IndexHNSWFlat):
+        out.hnsw.efSearch = ef_search
+    if len(vectors):
+        out.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return out
+
+
 def kind_of(index: object) -> str:
     import faiss
 

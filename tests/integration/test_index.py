@@ -161,3 +161,48 @@ def test_hnsw_recall_against_exact_search() -> None:
         for q in queries
     ])
     assert recall >= 0.95, recall
+
+
+def test_added_documents_extend_the_hnsw_indexes_instead_of_rebuilding_them(
+        tmp_path: Path, docs_copy: Path, model_path: str, embedder) -> None:  # noqa: ANN001
+    from index.dense import kind_of
+
+    # a threshold this low puts both the passages and the sentences in HNSW indexes
+    settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
+                             precision="fp32", ann_threshold=5)
+    first = build_index(settings, embedder=embedder)
+    before = SearchIndex.load(settings)
+    assert kind_of(before.dense) == kind_of(before.sentence_dense) == "hnsw" and first.extended == 0
+
+    # a document whose name sorts first: its rows still go after the old ones
+    (docs_copy / "0-notes.md").write_text(
+        "# Notes\n\nThe lighthouse keeper counted forty-two ships in the storm.\n\n"
+        "Fog horns sounded every minute until dawn.\n", encoding="utf-8")
+    added = build_index(settings, embedder=embedder)
+    assert added.extended == 2 and added.reused_passages == first.passages
+    assert [d.doc_id for d in added.documents][0] == "0-notes.md"  # reports in folder order
+    after = SearchIndex.load(settings)
+    n = len(before.passages)
+    assert [p.id for p in after.passages[:n]] == [p.id for p in before.passages]
+    assert {p.doc_id for p in after.passages[n:]} == {"0-notes.md"}
+    assert after.dense.ntotal == len(after.passages)
+    assert after.sentence_dense.ntotal == len(after.sentence_vectors)
+    # the extended index finds the new text and answers like a rebuilt one
+    q = embedder.encode_query("How many ships did the lighthouse keeper count?")
+    assert after.passages[search_faiss(after.dense, q, 1)[0][0]].doc_id == "0-notes.md"
+    fresh = build_faiss(after.vectors, 5)
+    for text in ("sanctions relief", "summit in Singapore", "ships in the storm"):
+        v = embedder.encode_query(text)
+        assert [i for i, _ in search_faiss(after.dense, v, 5)] == [
+            i for i, _ in search_faiss(fresh, v, 5)]
+    # extending copies: the index being served keeps its rows
+    from index.dense import extend_faiss
+    grown = extend_faiss(before.dense, after.vectors[n:])
+    assert before.dense.ntotal == n and grown.ntotal == len(after.passages)
+
+    # a changed document moves old rows: then the indexes are rebuilt
+    target = docs_copy / "004_5c9bbad1b05f2a31.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\nA closing paragraph.\n", encoding="utf-8")
+    changed = build_index(settings, embedder=embedder)
+    assert changed.extended == 0
+    assert SearchIndex.load(settings).dense.ntotal == changed.passages

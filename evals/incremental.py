@@ -1,0 +1,162 @@
+"""What adding documents to a large collection costs: a synthetic collection of N passages is
+built once, then ``rag index build`` (index.build.build_index) adds documents holding about
+1,000 more passages, and the time of every step of that update is printed, beside a full
+rebuild of the same collection.
+
+    python -m evals.incremental [--passages 100000] [--add 1000] [--out out/incremental]
+
+The documents are real files in a temporary folder, split, cleaned, hashed and indexed by the
+project's own build. Only the embedding model is replaced, for the whole collection, by random
+unit vectors (embedding 100,000 passages and their sentences takes hours on this CPU): the
+figures are the index's own costs. What embedding the added passages costs with the real model
+is measured separately, on the same texts, and printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embed import Embedder
+
+PARAGRAPHS = 10  # per document; each paragraph of 3 sentences makes about one passage
+
+
+class RandomEmbedder(Embedder):
+    """Unit vectors from a seeded generator, instead of the model (benchmark only)."""
+
+    def __init__(self, model_path: str, seed: int = 7) -> None:
+        super().__init__(model_path, "fp32")
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def dimension(self) -> int:
+        return 384
+
+    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        v = self.rng.standard_normal((len(texts), self.dimension), dtype=np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def write_documents(folder: Path, first: int, count: int, seed: int) -> None:
+    """``count`` documents of PARAGRAPHS paragraphs of 3 sentences of made-up words."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnoprstuvw"))
+    vocab = ["".join(rng.choice(letters, rng.integers(3, 9))) for _ in range(20_000)]
+    zipf = 1 / np.arange(1, len(vocab) + 1) ** 1.1
+    zipf /= zipf.sum()
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(first, first + count):
+        words = rng.choice(len(vocab), size=(PARAGRAPHS, 3, 14), p=zipf)
+        paras = [" ".join(" ".join(vocab[w] for w in s).capitalize() + "." for s in para)
+                 for para in words]
+        (folder / f"doc{d:07d}.txt").write_text(f"Document {d}\n\n" + "\n\n".join(paras),
+                                                encoding="utf-8")
+
+
+def timed_build(settings: Any, embedder: Embedder, full: bool = False) -> tuple[Any, dict[str, float]]:
+    """build_index with the time of each step (from its report and a profile of the call)."""
+    import cProfile
+    import pstats
+
+    from index.build import build_index
+
+    prof = cProfile.Profile()
+    started = time.perf_counter()
+    prof.enable()
+    report = build_index(settings, full=full, embedder=embedder)
+    prof.disable()
+    wall = time.perf_counter() - started
+    stats = pstats.Stats(prof)
+    steps = {"wall": wall}
+    wanted = {"load_folder": "read and hash the files", "_previous": "load and verify the live index",
+              "clean_document": "clean", "split_document": "split",
+              "_fill_new_vectors": "embed passages (stand-in)",
+              "_sentence_vectors": "sentence vectors (stand-in embedding)",
+              "build_faiss": "FAISS indexes", "add_faiss": "FAISS indexes (appended)",
+              "build": "BM25", "write_passages": "write passages", "write_array": "write vectors",
+              "publish": "publish (hash, manifest, switch)"}
+    for (_file, _line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+        if name in wanted:
+            label = wanted[name]
+            if name == "build" and "bm25" not in _file:
+                continue
+            steps[label] = steps.get(label, 0.0) + row[3]  # cumulative time
+    return report, steps
+
+
+def real_embedding_seconds(settings: Any, folder: Path) -> float:
+    """The real model embedding the added documents' passages and sentences, as a build would."""
+    from index.build import clean_document, split_document
+    from index.load import load_folder
+    from index.split import token_counter
+
+    docs = load_folder(folder, settings.max_file_bytes).documents
+    count = token_counter(settings.model_path)
+    passages = [p for d in docs
+                for p in split_document(d, clean_document(d, settings.clean), count, settings)]
+    sentences = list({(p.doc_id, s, e): p.text[s - p.start : e - p.start]
+                      for p in passages for s, e in p.sentences}.values())
+    embedder = Embedder.from_settings(settings)
+    embedder.encode_documents(["warm up"])
+    started = time.perf_counter()
+    embedder.encode_documents([p.text for p in passages])
+    embedder.encode_documents(sentences)
+    return time.perf_counter() - started
+
+
+def measure(passages: int, add: int, seed: int = 7) -> dict[str, Any]:
+    from index.settings import IndexSettings
+
+    work = Path(tempfile.mkdtemp(prefix="rag-incremental-"))
+    try:
+        docs, extra = work / "docs", work / "extra"
+        write_documents(docs, 0, max(1, passages // PARAGRAPHS), seed)
+        write_documents(extra, 10**6, max(1, add // PARAGRAPHS), seed + 1)
+        settings = IndexSettings(docs_dir=docs, index_dir=work / "index", cache_dir=work / "cache")
+        embedder = RandomEmbedder(settings.model_path, seed)
+        first, base_steps = timed_build(settings, embedder, full=True)
+        for f in extra.iterdir():
+            shutil.copy(f, docs / f.name)
+        update, steps = timed_build(settings, embedder)
+        full, full_steps = timed_build(settings, embedder, full=True)
+        real = real_embedding_seconds(settings, extra)
+        return {"passages_before": len(first.documents) and sum(d.passages for d in first.documents),
+                "passages_added": update.embedded_passages,
+                "reused_passages": update.reused_passages,
+                "dense_kind": update.dense_kind,
+                "first_build": base_steps, "update": steps, "full_rebuild": full_steps,
+                "real_embedding_of_added_s": round(real, 1)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--add", type=int, default=1_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path("out/incremental"))
+    args = parser.parse_args(argv)
+    row = measure(args.passages, args.add, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "incremental.json").write_text(json.dumps(row, indent=2), encoding="utf-8")
+    print(f"{row['passages_before']:,} passages, {row['passages_added']:,} added "
+          f"({row['reused_passages']:,} reused), dense index {row['dense_kind']}")
+    print("| step | update s | full rebuild s |\n|---|---|---|")
+    for step in row["update"]:
+        print(f"| {step} | {row['update'][step]:.1f} | {row['full_rebuild'].get(step, 0.0):.1f} |")
+    print(f"real model embedding of the added passages and their sentences: "
+          f"{row['real_embedding_of_added_s']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
