@@ -80,7 +80,7 @@ def timed_build(settings: Any, embedder: Embedder, full: bool = False) -> tuple[
               "clean_document": "clean", "split_document": "split",
               "_fill_new_vectors": "embed passages (stand-in)",
               "_sentence_vectors": "sentence vectors (stand-in embedding)",
-              "build_faiss": "FAISS indexes", "add_faiss": "FAISS indexes (appended)",
+              "build_faiss": "FAISS indexes", "extend_faiss": "FAISS indexes, extended",
               "build": "BM25", "write_passages": "write passages", "write_array": "write vectors",
               "publish": "publish (hash, manifest, switch)"}
     for (_file, _line, name), row in stats.stats.items():  # type: ignore[attr-defined]

@@ -126,23 +126,28 @@ def build_index(
         for i, p in enumerate(previous.passages if previous is not None else []):
             old_rows.setdefault(p.doc_id, []).append(i)
         for doc in _previous_first(loaded.documents, old_docs, old_rows):
-            cleaned = clean_document(doc, settings.clean)
             old = old_docs.get(doc.doc_id)
             if previous is not None and old and old.get("sha256") == doc.sha256:
-                status = "unchanged"
                 rows = old_rows.get(doc.doc_id, [])
                 passages = [previous.passages[i] for i in rows]
                 vec_parts.append(previous.vectors[rows])
                 report.reused_passages += len(passages)
+                entry, doc_report = _unchanged_entry(doc, old, len(passages))
+                if entry is None:  # an index from before the cleaning figures were kept
+                    cleaned = clean_document(doc, settings.clean)
+                    entry = _doc_entry(doc, cleaned, len(passages))
+                    doc_report = _doc_report(doc, cleaned, "unchanged", len(passages))
             else:
-                status = "changed" if old else "new"
+                cleaned = clean_document(doc, settings.clean)
                 passages = split_document(doc, cleaned, count, settings)
                 slots.append((len(vec_parts), len(passages)))
                 vec_parts.append(np.zeros((0, 0), dtype=np.float32))
                 new_passages.extend(passages)
+                entry = _doc_entry(doc, cleaned, len(passages))
+                doc_report = _doc_report(doc, cleaned, "changed" if old else "new", len(passages))
             all_passages.extend(passages)
-            doc_meta[doc.doc_id] = _doc_entry(doc, cleaned, len(passages))
-            report.documents.append(_doc_report(doc, cleaned, status, len(passages)))
+            doc_meta[doc.doc_id] = entry
+            report.documents.append(doc_report)
         order = {d.doc_id: i for i, d in enumerate(loaded.documents)}  # reports in folder order
         doc_meta = dict(sorted(doc_meta.items(), key=lambda kv: order[kv[0]]))
         report.documents.sort(key=lambda d: order[d.doc_id])
@@ -327,7 +332,26 @@ def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embed
 def _doc_entry(doc: Document, cleaned: CleanResult, n: int) -> dict[str, Any]:
     return {"sha256": doc.sha256, "title": doc.title, "author": doc.author, "kind": doc.kind,
             "passages": n, "kept_chars": cleaned.kept_chars(), "dropped_chars": cleaned.dropped_chars(),
-            "path": Path(doc.path).name}
+            "kept_units": len(cleaned.kept), "dropped_units": len(cleaned.dropped),
+            "dropped_by_reason": cleaned.dropped_by_reason(), "path": Path(doc.path).name}
+
+
+CLEANING_FIGURES = ("kept_chars", "dropped_chars", "kept_units", "dropped_units", "dropped_by_reason")
+
+
+def _unchanged_entry(doc: Document, old: dict[str, Any], n: int
+                     ) -> tuple[dict[str, Any] | None, DocReport | None]:
+    """An unchanged document's manifest entry and report from the live manifest, without
+    cleaning it again (a tenth of an update's time at 100,000 passages); (None, None) when the
+    manifest predates these figures."""
+    if not all(k in old for k in CLEANING_FIGURES):
+        return None, None
+    entry = {**old, "title": doc.title, "author": doc.author, "kind": doc.kind, "passages": n,
+             "path": Path(doc.path).name}
+    return entry, DocReport(doc.doc_id, "unchanged", n, int(old["kept_chars"]),
+                            int(old["dropped_chars"]), int(old["kept_units"]),
+                            int(old["dropped_units"]), dict(old["dropped_by_reason"]),
+                            doc.title, doc.author)
 
 
 def _doc_report(doc: Document, cleaned: CleanResult, status: str, n: int) -> DocReport:

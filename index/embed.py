@@ -77,15 +77,19 @@ class Embedder:
     """Loads the model on first use, once; encodes documents in batches and queries lean."""
 
     def __init__(self, model_path: str, precision: str = "auto", batch_size: int = 16,
-                 query_encoder: str = "torch", cache_dir: Path | None = None) -> None:
+                 query_encoder: str = "torch", cache_dir: Path | None = None,
+                 document_encoder: str = "torch") -> None:
         if precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
-        if query_encoder not in ("auto", "onnx", "torch"):
-            raise ValueError(f"query_encoder must be auto, onnx or torch, not {query_encoder!r}")
+        for name, value in (("query_encoder", query_encoder), ("document_encoder", document_encoder)):
+            if value not in ("auto", "onnx", "torch"):
+                raise ValueError(f"{name} must be auto, onnx or torch, not {value!r}")
         self.model_path = model_path
         self.precision = resolve_precision(precision)
         self.batch_size = batch_size
         self.query_encoder = query_encoder
+        self.document_encoder = document_encoder
+        self._onnx_docs: Any = None
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(".rag/cache")
         self._model: SentenceTransformer | None = None
         self._onnx: Any = None
@@ -93,7 +97,8 @@ class Embedder:
 
     @classmethod
     def from_settings(cls, s: IndexSettings) -> Embedder:
-        return cls(s.model_path, s.precision, s.batch_size, s.query_encoder, s.cache_dir)
+        return cls(s.model_path, s.precision, s.batch_size, s.query_encoder, s.cache_dir,
+                   s.document_encoder)
 
     @property
     def query_engine(self) -> str:
@@ -152,9 +157,38 @@ class Embedder:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    @property
+    def document_engine(self) -> str:
+        """"onnx" or "torch": what embeds documents (bf16 autocast stays on PyTorch)."""
+        return "onnx" if self._onnx_document_encoder() is not None else "torch"
+
+    def _onnx_document_encoder(self) -> Any:
+        """The exported model in a session with one thread per core (a build has the machine)."""
+        if self.document_encoder == "torch" or self.precision != "fp32" or self._onnx_docs is False:
+            return None
+        if self._onnx_docs is None:
+            with self._lock:
+                if self._onnx_docs is None:
+                    from index.onnx_encoder import OnnxQueryEncoder, OnnxUnavailable
+
+                    try:
+                        self._onnx_docs = OnnxQueryEncoder.load_or_export(
+                            self.model_path, self.cache_dir, model_fingerprint(self.model_path),
+                            lambda: self.model, threads=os.cpu_count() or 1)
+                    except OnnxUnavailable as exc:
+                        if self.document_encoder == "onnx":
+                            raise
+                        log.warning("Documents are embedded with PyTorch: %s", exc)
+                        self._onnx_docs = False
+                        return None
+        return self._onnx_docs
+
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        onnx = self._onnx_document_encoder()
+        if onnx is not None:
+            return onnx.encode_many(texts, self.batch_size, progress)
         with self._autocast():
             vecs = self.model.encode(
                 texts,

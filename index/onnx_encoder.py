@@ -127,24 +127,49 @@ class OnnxQueryEncoder:
 
     @classmethod
     def load_or_export(cls, model_path: str, cache_dir: Path, fingerprint: dict[str, Any],
-                       model: Any) -> OnnxQueryEncoder:
+                       model: Any, threads: int | None = None) -> OnnxQueryEncoder:
         """``model``: a callable returning the loaded SentenceTransformer (only needed to export)."""
         folder = export_dir(cache_dir, fingerprint)
         if not (folder / "export.json").is_file():
             log.info("Exporting the query encoder to ONNX in %s (once per model)", folder)
             export(model(), fingerprint, folder)
         try:
-            return cls(folder, model_path)
+            return cls(folder, model_path, threads)
         except OnnxUnavailable:
             log.warning("The cached ONNX export in %s is damaged; exporting it again", folder)
             export(model(), fingerprint, folder)
-            return cls(folder, model_path)
+            return cls(folder, model_path, threads)
+
+    def encode_many(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+        """Documents at build time: batches of similar length (sorted by word pieces, so little
+        padding), vectors returned in the order of ``texts``."""
+        encoded = self.tokenizer.encode_batch(texts)
+        order = np.argsort(-np.asarray([len(e.ids) for e in encoded]), kind="stable")
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="Embedding", unit="text")
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            vecs = self._run([encoded[i] for i in rows])
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[rows] = vecs
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return out
 
     def encode(self, texts: list[str]) -> np.ndarray:
         # padded here, not by the tokenizer: its padding switch is shared state across threads
-        encoded = self.tokenizer.encode_batch(texts)
+        return self._run(self.tokenizer.encode_batch(texts))
+
+    def _run(self, encoded: list[Any]) -> np.ndarray:
         width = max((len(e.ids) for e in encoded), default=0)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
+        ids = np.zeros((len(encoded), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         types = np.zeros_like(ids)
         for i, e in enumerate(encoded):

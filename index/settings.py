@@ -47,6 +47,8 @@ class IndexSettings(Settings):
     # queries: ONNX Runtime ran a short question in 2.4 ms against PyTorch's 7.8 ms here, with
     # the same vectors (cosine 1.0000); auto: ONNX when onnxruntime is installed, else PyTorch
     query_encoder: QueryEncoder = Field("auto", description="engine for query embeddings")
+    document_encoder: QueryEncoder = Field("torch", description="engine for document embeddings "
+                                           "at build time (auto: ONNX Runtime when installed)")
     cache_dir: Path = Field(Path(".rag/cache"), description="where exported models are cached")
     embed_sentences: bool = Field(True, description="embed every sentence too (best-sentence rescoring)")
     # embed and BM25-index each passage with its document's title in front (the passage text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,8 @@ def test_added_documents_extend_the_hnsw_indexes_instead_of_rebuilding_them(
     added = build_index(settings, embedder=embedder)
     assert added.extended == 2 and added.reused_passages == first.passages
     assert [d.doc_id for d in added.documents][0] == "0-notes.md"  # reports in folder order
+    # unchanged documents are not cleaned again: their figures come from the manifest, the same
+    assert added.documents[1:] == [replace(d, status="unchanged") for d in first.documents]
     after = SearchIndex.load(settings)
     n = len(before.passages)
     assert [p.id for p in after.passages[:n]] == [p.id for p in before.passages]

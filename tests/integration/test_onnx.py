@@ -67,3 +67,20 @@ def test_auto_falls_back_to_pytorch_and_onnx_alone_says_why(embedder: Embedder, 
     strict._model = embedder.model
     with pytest.raises(OnnxUnavailable):
         strict.encode_query("Where is he based now?")
+
+
+def test_documents_on_onnx_match_pytorch_in_the_given_order(embedder: Embedder, model_path: str,
+                                                            seed_index) -> None:  # noqa: ANN001
+    docs = Embedder(model_path, "fp32", batch_size=4, query_encoder="onnx",
+                    cache_dir=embedder.cache_dir, document_encoder="onnx")
+    docs._model = embedder.model
+    texts = [p.text for p in seed_index.passages[:30]] + ["Short.", "", "A mid-length line of text."]
+    got = docs.encode_documents(texts)  # batches of similar length, returned in text order
+    want = embedder.model.encode(texts, normalize_embeddings=True)
+    assert docs.document_engine == "onnx" and got.shape == want.shape
+    assert (got * want).sum(axis=1).min() > 0.9999
+    # bf16 stays on PyTorch; torch is never replaced
+    assert Embedder(model_path, "bf16", document_encoder="onnx").document_engine == "torch"
+    assert Embedder(model_path, "fp32", document_encoder="torch").document_engine == "torch"
+    with pytest.raises(ValueError, match="document_encoder"):
+        Embedder(model_path, document_encoder="tensorflow")
