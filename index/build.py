@@ -109,9 +109,12 @@ def build_index(
     """Build (or update) the index at ``settings.index_dir`` from ``settings.docs_dir``."""
     started = time.perf_counter()
     model = model_fingerprint(settings.model_path)
-    loaded = documents or load_folder(settings.docs_dir, settings.max_file_bytes)
-    embedder = embedder or Embedder.from_settings(settings)
     previous = None if full else _previous(settings)
+    # files unchanged since the live index (size and modification time) are not read again
+    known = {k: v for k, v in previous.documents.items() if all(f in v for f in CLEANING_FIGURES)
+             } if previous is not None else None
+    loaded = documents or load_folder(settings.docs_dir, settings.max_file_bytes, known)
+    embedder = embedder or Embedder.from_settings(settings)
     report = BuildReport(index_dir=settings.index_dir, skipped=list(loaded.skipped),
                          precision=embedder.precision)
     count = token_counter(settings.model_path)
@@ -333,7 +336,8 @@ def _doc_entry(doc: Document, cleaned: CleanResult, n: int) -> dict[str, Any]:
     return {"sha256": doc.sha256, "title": doc.title, "author": doc.author, "kind": doc.kind,
             "passages": n, "kept_chars": cleaned.kept_chars(), "dropped_chars": cleaned.dropped_chars(),
             "kept_units": len(cleaned.kept), "dropped_units": len(cleaned.dropped),
-            "dropped_by_reason": cleaned.dropped_by_reason(), "path": Path(doc.path).name}
+            "dropped_by_reason": cleaned.dropped_by_reason(), "path": Path(doc.path).name,
+            "size": doc.size, "mtime_ns": doc.mtime_ns}
 
 
 CLEANING_FIGURES = ("kept_chars", "dropped_chars", "kept_units", "dropped_units", "dropped_by_reason")
@@ -347,7 +351,7 @@ def _unchanged_entry(doc: Document, old: dict[str, Any], n: int
     if not all(k in old for k in CLEANING_FIGURES):
         return None, None
     entry = {**old, "title": doc.title, "author": doc.author, "kind": doc.kind, "passages": n,
-             "path": Path(doc.path).name}
+             "path": Path(doc.path).name, "size": doc.size, "mtime_ns": doc.mtime_ns}
     return entry, DocReport(doc.doc_id, "unchanged", n, int(old["kept_chars"]),
                             int(old["dropped_chars"]), int(old["kept_units"]),
                             int(old["dropped_units"]), dict(old["dropped_by_reason"]),

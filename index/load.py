@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from index.errors import NoDocuments
 from index.formats import UnusableFile, docx_text, markdown_headings, pdf_text
@@ -33,8 +35,13 @@ class LoadResult:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> LoadResult:
-    """Load every supported file below ``folder``; unusable files are skipped with a reason."""
+def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                known: Mapping[str, Mapping[str, Any]] | None = None) -> LoadResult:
+    """Load every supported file below ``folder``; unusable files are skipped with a reason.
+
+    ``known``: the live index's document entries. A file whose size and modification time
+    (to the nanosecond) are the ones recorded there is not read again: its Document has no
+    text, and the entry's hash, kind, title and author (``rag index build --full`` reads all)."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NoDocuments(f"{folder} is a file, not a folder of documents. Pass --docs DIR.")
@@ -48,6 +55,17 @@ def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> L
             continue
         doc_id = path.relative_to(folder).as_posix()
         try:
+            entry = known.get(doc_id) if known else None
+            if entry is not None:
+                st = path.stat()
+                if (st.st_size <= max_file_bytes and entry.get("size") == st.st_size
+                        and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("sha256")):
+                    result.documents.append(Document(
+                        doc_id=doc_id, path=str(path), text="", sha256=str(entry["sha256"]),
+                        kind=str(entry.get("kind", "")), title=str(entry.get("title", "")),
+                        author=str(entry.get("author", "")), size=st.st_size,
+                        mtime_ns=st.st_mtime_ns))
+                    continue
             result.documents.append(load_file(path, doc_id, max_file_bytes))
         except UnusableFile as exc:
             log.warning("skipped %s: %s", doc_id, exc)
@@ -62,7 +80,8 @@ def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> L
 
 
 def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
-    size = path.stat().st_size
+    st = path.stat()
+    size = st.st_size
     if size > max_file_bytes:
         raise UnusableFile(f"larger than the limit ({size:,} > {max_file_bytes:,} bytes; "
                            "raise max_file_bytes to index it)")
@@ -98,6 +117,8 @@ def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BY
         author=author,
         pages=pages,
         headings=headings,
+        size=size,
+        mtime_ns=st.st_mtime_ns,
     )
 
 

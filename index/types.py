@@ -24,6 +24,8 @@ class Document:
     author: str = ""
     pages: tuple[int, ...] = ()  # PDF: offset in ``text`` where each page starts
     headings: tuple[tuple[int, str], ...] = ()  # Word, Markdown: (offset, heading)
+    size: int = 0  # bytes and modification time of the file when it was read
+    mtime_ns: int = 0
 
     def locate(self, offset: int) -> tuple[int | None, str]:
         """The page (1-based, PDF) and the nearest heading before ``offset``."""

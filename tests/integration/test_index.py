@@ -209,3 +209,38 @@ def test_added_documents_extend_the_hnsw_indexes_instead_of_rebuilding_them(
     changed = build_index(settings, embedder=embedder)
     assert changed.extended == 0
     assert SearchIndex.load(settings).dense.ntotal == changed.passages
+
+
+def test_files_unchanged_since_the_index_are_not_read_again(
+        tmp_path: Path, docs_copy: Path, model_path: str, embedder, monkeypatch) -> None:  # noqa: ANN001
+    import os
+
+    import index.load
+
+    settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
+                             precision="fp32")
+    first = build_index(settings, embedder=embedder)
+    recorded = SearchIndex.load(settings).documents
+    read: list[str] = []
+    real = index.load.load_file
+    monkeypatch.setattr(index.load, "load_file",
+                        lambda path, doc_id, *a: read.append(doc_id) or real(path, doc_id, *a))
+    again = build_index(settings, embedder=embedder)
+    assert read == [] and again.embedded_passages == 0
+    assert again.documents == [replace(d, status="unchanged") for d in first.documents]
+    assert SearchIndex.load(settings).documents == recorded  # the manifest entries carried over
+
+    # same bytes, new modification time: read and hashed again, still unchanged
+    target = docs_copy / "004_5c9bbad1b05f2a31.txt"
+    st = target.stat()
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    touched = build_index(settings, embedder=embedder)
+    assert read == ["004_5c9bbad1b05f2a31.txt"] and touched.embedded_passages == 0
+    # new content: read and embedded; a full build reads every file
+    target.write_text(target.read_text(encoding="utf-8") + "\nOne more closing line.\n",
+                      encoding="utf-8")
+    changed = build_index(settings, embedder=embedder)
+    assert read[-1] == "004_5c9bbad1b05f2a31.txt" and changed.embedded_passages > 0
+    read.clear()
+    build_index(settings, full=True, embedder=embedder)
+    assert sorted(read) == sorted(d.doc_id for d in first.documents)
