@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{row['passages_before']:,} passages, {row['passages_added']:,} added "
           f"({row['reused_passages']:,} reused), dense index {row['dense_kind']}")
     print("| step | update s | full rebuild s |\n|---|---|---|")
-    for step in row["update"]:
-        print(f"| {step} | {row['update'][step]:.1f} | {row['full_rebuild'].get(step, 0.0):.1f} |")
+    for step in dict.fromkeys([*row["update"], *row["full_rebuild"]]):
+        print(f"| {step} | {row['update'].get(step, 0.0):.1f} | {row['full_rebuild'].get(step, 0.0):.1f} |")
     print(f"real model embedding of the added passages and their sentences: "
           f"{row['real_embedding_of_added_s']} s")
     return 0

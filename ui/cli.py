@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     isub = idx.add_subparsers(dest="index_command", required=True, metavar="SUBCOMMAND",
                               parser_class=Parser)
     b = isub.add_parser("build", help="build or update the index from a documents folder")
-    b.add_argument("--full", action="store_true", help="read every file and rebuild everything, reuse nothing")
+    b.add_argument("--full", action="store_true",
+                   help="read every file and rebuild everything, reuse nothing")
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
     b.add_argument("--vectors-from", type=Path, metavar="DIR", default=None,
                    help="take vectors from an embedding job's Parquet output (rag index embed-job)")
