@@ -38,11 +38,18 @@ def rag_settings(args: argparse.Namespace) -> Any:
     return settings_from_args(RagSettings, args)
 
 
-def print_build_report(report: Any) -> None:
+def print_build_report(report: Any, list_unchanged: int = 50) -> None:
+    """One row per document; in a collection of more than ``list_unchanged`` documents only the
+    new and changed ones (``--json`` lists all)."""
     print(f"Index: {report.index_dir}  ({report.passages} passages, dense {report.dense_kind}, "
           f"{report.precision}, {report.seconds:.1f} s)")
     print(f"{'document':40} {'status':9} {'passages':>8} {'kept':>9} {'dropped':>9}  dropped by rule")
-    for d in report.documents:
+    rows = report.documents
+    hidden = 0
+    if len(rows) > list_unchanged:
+        shown = [d for d in rows if d.status != "unchanged"]
+        hidden, rows = len(rows) - len(shown), shown
+    for d in rows:
         why = ", ".join(f"{k}: {v}" for k, v in sorted(d.dropped_by_reason.items())) or "-"
         print(f"{d.doc_id[:40]:40} {d.status:9} {d.passages:8d} {d.kept_chars:8d}c "
               f"{d.dropped_chars:8d}c  {why}")
@@ -50,7 +57,12 @@ def print_build_report(report: Any) -> None:
         print(f"{r[:40]:40} removed")
     for s in report.skipped:
         print(f"warning: skipped {s.path}: {s.reason}", file=sys.stderr)
+    if hidden:
+        print(f"... and {hidden} unchanged documents (--json lists them)")
     print(f"embedded {report.embedded_passages} passages, reused {report.reused_passages}")
+    if report.extended:
+        print(f"{report.extended} HNSW index{'es' if report.extended > 1 else ''} extended "
+              "with the new rows, not rebuilt")
 
 
 def build_if_missing(settings: Any, progress: bool = True) -> None:

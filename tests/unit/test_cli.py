@@ -45,3 +45,23 @@ def test_every_subcommand_has_help() -> None:
                 ["eval-retrieval"], ["bench"]):
         out = rag(*cmd, "--help")
         assert out.returncode == 0 and "usage: rag" in out.stdout, cmd
+
+
+def test_build_report_lists_only_what_changed_in_a_large_collection(capsys, tmp_path) -> None:  # noqa: ANN001
+    from index.build import BuildReport, DocReport
+    from ui.commands import print_build_report
+
+    def doc(i: int, status: str) -> DocReport:
+        return DocReport(f"doc{i}.txt", status, 3, 100, 0, 2, 0, {}, f"Doc {i}", "")
+
+    small = BuildReport(tmp_path, documents=[doc(0, "unchanged"), doc(1, "new")], extended=0)
+    print_build_report(small)
+    out = capsys.readouterr().out
+    assert "doc0.txt" in out and "doc1.txt" in out and "extended" not in out
+
+    large = BuildReport(tmp_path, documents=[doc(i, "unchanged") for i in range(60)] + [doc(60, "new")],
+                        extended=2)
+    print_build_report(large)
+    out = capsys.readouterr().out
+    assert "doc60.txt" in out and "doc0.txt " not in out
+    assert "60 unchanged documents" in out and "2 HNSW indexes extended" in out
