@@ -195,15 +195,20 @@ def _extended(previous_index: Any, n_old: int, vectors: np.ndarray, settings: In
     incremental: the old graph stays valid), or None when it cannot be extended."""
     from index.dense import extend_faiss
 
-    if previous_index is None or kind_of(previous_index) != "hnsw" or previous_index.ntotal != n_old:
+    if (previous_index is None or kind_of(previous_index) != "hnsw" or previous_index.ntotal != n_old
+            or len(vectors) < settings.ann_threshold  # a rebuild would make it exact
+            or previous_index.hnsw.nb_neighbors(1) != settings.hnsw_m):  # links changed
         return None
     return extend_faiss(previous_index, vectors[n_old:], settings.hnsw_ef_search)
 
 
 def _old_rows_kept(previous: SearchIndex | None, passages: list[Passage],
-                   sentence_rows: dict[tuple[str, int, int], int] | None) -> bool:
-    """The live index's passages (and sentences) are the first rows of the new one, unchanged."""
-    if previous is None or len(previous.passages) > len(passages):
+                   sentence_rows: dict[tuple[str, int, int], int] | None, reused: int) -> bool:
+    """The live index's passages (and sentences) are the first rows of the new one, unchanged:
+    every one of them was reused with its vector (``reused`` rows, unchanged documents first),
+    so no changed document, whose vectors may differ for the same passage text (its title is
+    embedded with ``title_context``), hides in the prefix."""
+    if previous is None or reused != len(previous.passages) or reused > len(passages):
         return False
     same = all(a.id == b.id and a.doc_id == b.doc_id and a.text == b.text
                for a, b in zip(previous.passages, passages, strict=False))
@@ -301,7 +306,7 @@ def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embed
                              embedder, report)
     s = settings
     sentence_rows = sentence_keys(passages) if sentence_vectors is not None else None
-    kept = _old_rows_kept(previous, passages, sentence_rows)
+    kept = _old_rows_kept(previous, passages, sentence_rows, report.reused_passages)
     writer = VersionWriter(settings.index_dir)
     try:
         writer.write_passages(passages)
@@ -312,13 +317,13 @@ def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embed
                 old = previous.sentence_dense if kept and previous is not None else None
                 sent = _extended(old, len(previous.sentence_rows) if old is not None else 0,
                                  sentence_vectors, s)
-                report.extended += sent is not None
+                report.extended += sent is not None and sent.ntotal > len(previous.sentence_rows)
                 if sent is None:
                     sent = build_faiss(sentence_vectors, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search)
                 save_faiss(sent, writer.tmp / "sentences.faiss")
         dense = _extended(previous.dense if kept and previous is not None else None,
                           len(previous.passages) if previous is not None else 0, vectors, s)
-        report.extended += dense is not None
+        report.extended += dense is not None and dense.ntotal > len(previous.passages)
         if dense is None:
             dense = build_faiss(vectors, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search)
         save_faiss(dense, writer.tmp / "dense.faiss")
@@ -337,7 +342,7 @@ def _doc_entry(doc: Document, cleaned: CleanResult, n: int) -> dict[str, Any]:
             "passages": n, "kept_chars": cleaned.kept_chars(), "dropped_chars": cleaned.dropped_chars(),
             "kept_units": len(cleaned.kept), "dropped_units": len(cleaned.dropped),
             "dropped_by_reason": cleaned.dropped_by_reason(), "path": Path(doc.path).name,
-            "size": doc.size, "mtime_ns": doc.mtime_ns}
+            "size": doc.size, "mtime_ns": doc.mtime_ns, "read_ns": doc.read_ns}
 
 
 CLEANING_FIGURES = ("kept_chars", "dropped_chars", "kept_units", "dropped_units", "dropped_by_reason")
@@ -351,7 +356,8 @@ def _unchanged_entry(doc: Document, old: dict[str, Any], n: int
     if not all(k in old for k in CLEANING_FIGURES):
         return None, None
     entry = {**old, "title": doc.title, "author": doc.author, "kind": doc.kind, "passages": n,
-             "path": Path(doc.path).name, "size": doc.size, "mtime_ns": doc.mtime_ns}
+             "path": Path(doc.path).name, "size": doc.size, "mtime_ns": doc.mtime_ns,
+             "read_ns": doc.read_ns}
     return entry, DocReport(doc.doc_id, "unchanged", n, int(old["kept_chars"]),
                             int(old["dropped_chars"]), int(old["kept_units"]),
                             int(old["dropped_units"]), dict(old["dropped_by_reason"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ BINARY_SUFFIXES = {".pdf": "pdf", ".docx": "docx"}
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | BINARY_SUFFIXES
 # larger files are skipped with a warning (a 10 MB text is about 40,000 passages)
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
+STABLE_NS = 3 * 10**9  # a file is trusted by its size and time once they are older than this
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,12 @@ def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     """Load every supported file below ``folder``; unusable files are skipped with a reason.
 
     ``known``: the live index's document entries. A file whose size and modification time
-    (to the nanosecond) are the ones recorded there is not read again: its Document has no
-    text, and the entry's hash, kind, title and author (``rag index build --full`` reads all)."""
+    (to the nanosecond) are the ones recorded there, and which had not been modified for
+    STABLE_NS when it was read, is not read again: its Document has no text, and the entry's
+    hash, kind, title and author. (As git does: a file written in the same clock tick as it was
+    read could change again unseen; coarse file-system clocks tick every 2 s. A copy that keeps
+    an older file's size and time, like ``cp -p``, is not seen: ``rag index build --full``
+    reads every file.)"""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NoDocuments(f"{folder} is a file, not a folder of documents. Pass --docs DIR.")
@@ -59,12 +65,13 @@ def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
             if entry is not None:
                 st = path.stat()
                 if (st.st_size <= max_file_bytes and entry.get("size") == st.st_size
-                        and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("sha256")):
+                        and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("sha256")
+                        and st.st_mtime_ns < int(entry.get("read_ns", 0)) - STABLE_NS):
                     result.documents.append(Document(
                         doc_id=doc_id, path=str(path), text="", sha256=str(entry["sha256"]),
                         kind=str(entry.get("kind", "")), title=str(entry.get("title", "")),
                         author=str(entry.get("author", "")), size=st.st_size,
-                        mtime_ns=st.st_mtime_ns))
+                        mtime_ns=st.st_mtime_ns, read_ns=int(entry["read_ns"])))
                     continue
             result.documents.append(load_file(path, doc_id, max_file_bytes))
         except UnusableFile as exc:
@@ -80,6 +87,7 @@ def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 
 
 def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:
+    read_ns = time.time_ns()
     st = path.stat()
     size = st.st_size
     if size > max_file_bytes:
@@ -119,6 +127,7 @@ def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BY
         headings=headings,
         size=size,
         mtime_ns=st.st_mtime_ns,
+        read_ns=read_ns,
     )
 
 

@@ -26,6 +26,7 @@ class Document:
     headings: tuple[tuple[int, str], ...] = ()  # Word, Markdown: (offset, heading)
     size: int = 0  # bytes and modification time of the file when it was read
     mtime_ns: int = 0
+    read_ns: int = 0  # when it was read (wall clock, ns)
 
     def locate(self, offset: int) -> tuple[int | None, str]:
         """The page (1-based, PDF) and the nearest heading before ``offset``."""

@@ -219,6 +219,8 @@ def test_files_unchanged_since_the_index_are_not_read_again(
 
     settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
                              precision="fp32")
+    for f in docs_copy.iterdir():  # files last written an hour ago
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns - 3600 * 10**9))
     first = build_index(settings, embedder=embedder)
     recorded = SearchIndex.load(settings).documents
     read: list[str] = []
@@ -241,6 +243,26 @@ def test_files_unchanged_since_the_index_are_not_read_again(
                       encoding="utf-8")
     changed = build_index(settings, embedder=embedder)
     assert read[-1] == "004_5c9bbad1b05f2a31.txt" and changed.embedded_passages > 0
+    # written moments before it was read: it could have changed again within the clock's tick,
+    # so it is read again until it has been still for a while
+    read.clear()
+    build_index(settings, embedder=embedder)
+    assert read == ["004_5c9bbad1b05f2a31.txt"]
     read.clear()
     build_index(settings, full=True, embedder=embedder)
     assert sorted(read) == sorted(d.doc_id for d in first.documents)
+
+
+def test_indexes_are_rebuilt_when_a_changed_document_or_new_settings_would_make_them_differ(
+        tmp_path: Path, docs_copy: Path, model_path: str, embedder) -> None:  # noqa: ANN001
+    settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
+                             precision="fp32", ann_threshold=5)
+    build_index(settings, embedder=embedder)
+    # nothing new: the indexes are carried over and nothing is reported as extended
+    assert build_index(settings, embedder=embedder).extended == 0
+    # other HNSW links: a new document no longer extends the old graphs
+    (docs_copy / "zz-notes.md").write_text("# Notes\n\nThe harbour froze in January.\n",
+                                           encoding="utf-8")
+    relinked = build_index(settings.model_copy(update={"hnsw_m": 16}), embedder=embedder)
+    assert relinked.extended == 0
+    assert SearchIndex.load(settings.model_copy(update={"hnsw_m": 16})).dense.hnsw.nb_neighbors(1) == 16
