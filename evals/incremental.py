@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -57,8 +58,10 @@ def write_documents(folder: Path, first: int, count: int, seed: int) -> None:
         words = rng.choice(len(vocab), size=(PARAGRAPHS, 3, 14), p=zipf)
         paras = [" ".join(" ".join(vocab[w] for w in s).capitalize() + "." for s in para)
                  for para in words]
-        (folder / f"doc{d:07d}.txt").write_text(f"Document {d}\n\n" + "\n\n".join(paras),
-                                                encoding="utf-8")
+        path = folder / f"doc{d:07d}.txt"
+        path.write_text(f"Document {d}\n\n" + "\n\n".join(paras), encoding="utf-8")
+        old = time.time_ns() - 3600 * 10**9  # written an hour ago, as a collection's files are
+        os.utime(path, ns=(old, old))
 
 
 def timed_build(settings: Any, embedder: Embedder, full: bool = False) -> tuple[Any, dict[str, float]]:
