@@ -89,10 +89,9 @@ class Embedder:
         self.batch_size = batch_size
         self.query_encoder = query_encoder
         self.document_encoder = document_encoder
-        self._onnx_docs: Any = None
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(".rag/cache")
         self._model: SentenceTransformer | None = None
-        self._onnx: Any = None
+        self._onnx: dict[str, Any] = {}  # "queries", "documents": encoder, or False: PyTorch
         self._lock = threading.Lock()
 
     @classmethod
@@ -106,24 +105,30 @@ class Embedder:
         return "onnx" if self._onnx_encoder() is not None else "torch"
 
     def _onnx_encoder(self) -> Any:
-        if self.query_encoder == "torch" or self._onnx is False:
+        """The exported model for queries: one thread per query (see OnnxQueryEncoder)."""
+        return self._onnx_session("queries", self.query_encoder, None)
+
+    def _onnx_session(self, use: str, choice: str, threads: int | None) -> Any:
+        """The ONNX Runtime encoder for ``use`` ("queries" or "documents"), made on first use;
+        None when ``choice`` is torch, or auto and ONNX Runtime cannot run (PyTorch then)."""
+        if choice == "torch" or self._onnx.get(use) is False:
             return None
-        if self._onnx is None:
+        if self._onnx.get(use) is None:
             with self._lock:
-                if self._onnx is None:
+                if self._onnx.get(use) is None:
                     from index.onnx_encoder import OnnxQueryEncoder, OnnxUnavailable
 
                     try:
-                        self._onnx = OnnxQueryEncoder.load_or_export(
+                        self._onnx[use] = OnnxQueryEncoder.load_or_export(
                             self.model_path, self.cache_dir, model_fingerprint(self.model_path),
-                            lambda: self.model)
+                            lambda: self.model, threads=threads)
                     except OnnxUnavailable as exc:
-                        if self.query_encoder == "onnx":
+                        if choice == "onnx":
                             raise
-                        log.warning("Queries use PyTorch: %s", exc)
-                        self._onnx = False
+                        log.warning("%s use PyTorch: %s", use.capitalize(), exc)
+                        self._onnx[use] = False
                         return None
-        return self._onnx
+        return self._onnx[use]
 
     @property
     def model(self) -> SentenceTransformer:
@@ -164,24 +169,9 @@ class Embedder:
 
     def _onnx_document_encoder(self) -> Any:
         """The exported model in a session with one thread per core (a build has the machine)."""
-        if self.document_encoder == "torch" or self.precision != "fp32" or self._onnx_docs is False:
+        if self.precision != "fp32":
             return None
-        if self._onnx_docs is None:
-            with self._lock:
-                if self._onnx_docs is None:
-                    from index.onnx_encoder import OnnxQueryEncoder, OnnxUnavailable
-
-                    try:
-                        self._onnx_docs = OnnxQueryEncoder.load_or_export(
-                            self.model_path, self.cache_dir, model_fingerprint(self.model_path),
-                            lambda: self.model, threads=os.cpu_count() or 1)
-                    except OnnxUnavailable as exc:
-                        if self.document_encoder == "onnx":
-                            raise
-                        log.warning("Documents are embedded with PyTorch: %s", exc)
-                        self._onnx_docs = False
-                        return None
-        return self._onnx_docs
+        return self._onnx_session("documents", self.document_encoder, os.cpu_count() or 1)
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
