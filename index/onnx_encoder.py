@@ -28,6 +28,19 @@ EXPORT_VERSION = 1
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+def padded(encoded: list[Any]) -> dict[str, np.ndarray]:
+    """Tokenizer encodings as the model's three int64 inputs, zero-padded to the longest (here,
+    not by the tokenizer: its padding switch is shared state across threads)."""
+    width = max((len(e.ids) for e in encoded), default=0)
+    out = {k: np.zeros((len(encoded), width), dtype=np.int64) for k in INPUTS}
+    for i, e in enumerate(encoded):
+        n = len(e.ids)
+        out["input_ids"][i, :n] = e.ids
+        out["attention_mask"][i, :n] = e.attention_mask
+        out["token_type_ids"][i, :n] = e.type_ids
+    return out
+
+
 class OnnxUnavailable(RagError):
     """ONNX Runtime is missing, or this model cannot be exported; PyTorch is used instead."""
 
@@ -168,15 +181,9 @@ class OnnxQueryEncoder:
         return self._run(self.tokenizer.encode_batch(texts))
 
     def _run(self, encoded: list[Any]) -> np.ndarray:
-        width = max((len(e.ids) for e in encoded), default=0)
-        ids = np.zeros((len(encoded), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        types = np.zeros_like(ids)
-        for i, e in enumerate(encoded):
-            n = len(e.ids)
-            ids[i, :n], mask[i, :n], types[i, :n] = e.ids, e.attention_mask, e.type_ids
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                         "token_type_ids": types})[0]
+        batch = padded(encoded)
+        mask = batch["attention_mask"]
+        hidden = self.session.run(None, batch)[0]
         summed = (hidden * mask[..., None]).sum(axis=1)
         vecs = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)

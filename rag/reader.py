@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 
 from index.errors import RagError
+from index.onnx_encoder import INPUTS, padded
 from index.store import file_sha256
 
 log = logging.getLogger(__name__)
 FORMAT = 1
 BUNDLED = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 FROZEN = ("embeddings.word_embeddings.weight",)  # kept from the base model, not stored
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class ReaderError(RagError):
@@ -269,15 +269,7 @@ class Reader:
 
     def encode(self, question: str, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
         question = self.clip(question)
-        encoded = self.tokenizer.encode_batch([(question, pair_text(s, b)) for s, b in pairs])
-        width = max((len(e.ids) for e in encoded), default=0)
-        out = {k: np.zeros((len(pairs), width), dtype=np.int64) for k in INPUTS}
-        for i, e in enumerate(encoded):
-            n = len(e.ids)
-            out["input_ids"][i, :n] = e.ids
-            out["attention_mask"][i, :n] = e.attention_mask
-            out["token_type_ids"][i, :n] = e.type_ids
-        return out
+        return padded(self.tokenizer.encode_batch([(question, pair_text(s, b)) for s, b in pairs]))
 
     def score(self, question: str, pairs: list[tuple[str, str]]) -> np.ndarray:
         if not pairs:
