@@ -128,7 +128,8 @@ class BM25Index:
             raise IndexMismatch("The BM25 index has no saved analyser (built by an older version).")
         data = json.loads(path.read_text(encoding="utf-8"))
         analyzer = Analyzer.from_json(data)
-        retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=False)
+        # memory-mapped: a query reads only its terms' postings
+        retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=True)
         return cls(retriever, analyzer, float(data.get("k1", 1.2)), float(data.get("b", 0.75)))
 
     def nbytes(self) -> int:

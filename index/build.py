@@ -16,7 +16,7 @@ import numpy as np
 
 from index.bm25 import Analyzer, BM25Index
 from index.clean import CleanResult, clean_text
-from index.dense import build_faiss, kind_of, save_faiss
+from index.dense import build_faiss, kind_of, save_faiss, vectors_of
 from index.embed import Embedder, model_fingerprint
 from index.errors import RagIndexError
 from index.load import LoadResult, Skipped, load_folder
@@ -195,7 +195,8 @@ def _extended(previous_index: Any, n_old: int, vectors: np.ndarray, settings: In
     incremental: the old graph stays valid), or None when it cannot be extended."""
     from index.dense import extend_faiss
 
-    if (previous_index is None or kind_of(previous_index) != "hnsw" or previous_index.ntotal != n_old
+    if (previous_index is None or vectors_of(kind_of(previous_index)) != settings.hnsw_vectors
+            or previous_index.ntotal != n_old
             or len(vectors) < settings.ann_threshold  # a rebuild would make it exact
             or previous_index.hnsw.nb_neighbors(1) != settings.hnsw_m):  # links changed
         return None
@@ -214,7 +215,7 @@ def _old_rows_kept(previous: SearchIndex | None, passages: list[Passage],
                for a, b in zip(previous.passages, passages, strict=False))
     if not same or sentence_rows is None:
         return same
-    return all(sentence_rows.get(k) == row for k, row in previous.sentence_rows.items())
+    return all(sentence_rows.get(k) == row for k, row in previous.sentence_row_map().items())
 
 
 def _previous(settings: IndexSettings) -> SearchIndex | None:
@@ -251,8 +252,9 @@ def _sentence_vectors(embedder: Embedder, passages: list[Passage], previous: Sea
     out = np.zeros((len(rows), 0), dtype=np.float32)
     todo = []
     reuse: dict[int, np.ndarray] = {}
+    old_rows = previous.sentence_row_map() if previous is not None else {}
     for key, row in rows.items():
-        old = previous.sentence_rows.get(key) if previous is not None else None
+        old = old_rows.get(key)
         if old is not None and previous is not None and previous.sentence_vectors is not None:
             reuse[row] = previous.sentence_vectors[old]
         else:
@@ -315,17 +317,19 @@ def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embed
             writer.write_array("sentences.npy", sentence_vectors)
             if len(sentence_vectors) >= settings.ann_threshold:  # below it: exact, with numpy
                 old = previous.sentence_dense if kept and previous is not None else None
-                sent = _extended(old, len(previous.sentence_rows) if old is not None else 0,
+                sent = _extended(old, previous.sentence_count if old is not None else 0,
                                  sentence_vectors, s)
-                report.extended += sent is not None and sent.ntotal > len(previous.sentence_rows)
+                report.extended += sent is not None and sent.ntotal > previous.sentence_count
                 if sent is None:
-                    sent = build_faiss(sentence_vectors, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search)
+                    sent = build_faiss(sentence_vectors, s.ann_threshold, s.hnsw_m,
+                                       s.hnsw_ef_search, s.hnsw_vectors)
                 save_faiss(sent, writer.tmp / "sentences.faiss")
         dense = _extended(previous.dense if kept and previous is not None else None,
                           len(previous.passages) if previous is not None else 0, vectors, s)
         report.extended += dense is not None and dense.ntotal > len(previous.passages)
         if dense is None:
-            dense = build_faiss(vectors, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search)
+            dense = build_faiss(vectors, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search,
+                                s.hnsw_vectors)
         save_faiss(dense, writer.tmp / "dense.faiss")
         bm25 = BM25Index.build([indexed_text(p, settings.title_context) for p in passages])
         bm25.save(writer.tmp / "bm25")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from index.bm25 import BM25Index
-from index.dense import build_faiss, load_faiss, search_faiss
+from index.dense import build_faiss, kind_of, load_faiss, reranked, search_faiss
 from index.embed import model_fingerprint
 from index.errors import IndexCorrupt, IndexMismatch, rebuild_hint
 from index.settings import IndexSettings
@@ -41,8 +41,9 @@ class SearchIndex:
     vectors: np.ndarray
     dense: Any
     bm25: BM25Index
+    # float32 arrays, memory-mapped from the version's files when loaded (only the rows a
+    # search reads are brought into memory)
     sentence_vectors: np.ndarray | None = None
-    sentence_rows: dict[tuple[str, int, int], int] = field(default_factory=dict)
     # each passage's sentence rows, flattened, and where each passage's run starts
     flat_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     row_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -53,6 +54,7 @@ class SearchIndex:
     engine: Any = None
     owners: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     owner_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    _rows: dict[str, int] | None = field(default=None, repr=False)  # row of each passage id
 
     @classmethod
     def load(cls, settings: IndexSettings, verify: bool = True) -> SearchIndex:
@@ -67,7 +69,7 @@ class SearchIndex:
         if verify:
             verify_files(version, manifest, index_dir)
         passages = read_passages(version / "passages.jsonl", index_dir)
-        vectors = load_array(version / "vectors.npy", index_dir)
+        vectors = load_array(version / "vectors.npy", index_dir, mmap=True)
         try:
             dense = load_faiss(version / "dense.faiss", settings.hnsw_ef_search)
         except RuntimeError as exc:
@@ -87,7 +89,7 @@ class SearchIndex:
             )
         sent_vecs = None
         if (version / "sentences.npy").is_file():
-            sent_vecs = load_array(version / "sentences.npy", index_dir)
+            sent_vecs = load_array(version / "sentences.npy", index_dir, mmap=True)
         return cls._assemble(version, manifest, passages, vectors, dense, bm25, sent_vecs,
                              settings, saved_sentence_index=version / "sentences.faiss")
 
@@ -125,8 +127,9 @@ class SearchIndex:
             for p in passages:
                 offsets.append(len(flat))
                 flat.extend(rows[(p.doc_id, s, e)] for s, e in p.sentences)
-        index = cls(version, manifest, passages, vectors, dense, bm25, sent_vecs, rows,
+        index = cls(version, manifest, passages, vectors, dense, bm25, sent_vecs,
                     np.asarray(flat, dtype=np.int64), np.asarray(offsets, dtype=np.int64))
+        del rows  # a tuple per sentence: rebuilt by sentence_row_map() when a build needs it
         if sent_vecs is not None:
             saved = saved_sentence_index
             sent_dense = None
@@ -135,7 +138,7 @@ class SearchIndex:
                     sent_dense = load_faiss(saved, settings.hnsw_ef_search)
                 elif len(sent_vecs) >= settings.ann_threshold:
                     sent_dense = build_faiss(sent_vecs, settings.ann_threshold, settings.hnsw_m,
-                                             settings.hnsw_ef_search)
+                                             settings.hnsw_ef_search, settings.hnsw_vectors)
             except RuntimeError as exc:
                 raise IndexCorrupt(f"sentences.faiss is unreadable ({exc}). "
                                    f"{rebuild_hint(index_dir)}") from exc
@@ -161,7 +164,24 @@ class SearchIndex:
     def dense_search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         if self.engine is not None:
             return self.engine.dense(query_vector, k)
+        if kind_of(self.dense) == "hnsw-int8":  # approximate codes: exact scores decide
+            return reranked(self.dense, self.vectors, query_vector, k)
         return search_faiss(self.dense, query_vector, k)
+
+    def row_of(self, passage_id: str) -> int | None:
+        """The row of a passage (by id), or None."""
+        if self._rows is None:
+            self._rows = {p.id: i for i, p in enumerate(self.passages)}
+        return self._rows.get(passage_id)
+
+    def sentence_row_map(self) -> dict[tuple[str, int, int], int]:
+        """Row of each sentence vector by (document, start, end): computed on each call (a
+        tuple per sentence is too much to keep while serving a large collection)."""
+        return sentence_keys(self.passages) if self.sentence_vectors is not None else {}
+
+    @property
+    def sentence_count(self) -> int:
+        return len(self.sentence_vectors) if self.sentence_vectors is not None else 0
 
     def bm25_search(self, query: str | list[str], k: int) -> list[tuple[int, float]]:
         if self.engine is not None:
@@ -208,12 +228,13 @@ class SearchIndex:
         return np.maximum.reduceat(sims, np.concatenate([[0], np.cumsum(lengths)[:-1]]))
 
     def sentence_vectors_of(self, passage: Passage) -> np.ndarray | None:
-        if self.sentence_vectors is None:
+        """The vectors of a passage's sentences, in order (None: not this index's passage)."""
+        row = self.row_of(passage.id)
+        if self.sentence_vectors is None or row is None or self.passages[row] != passage:
             return None
-        rows = [self.sentence_rows.get((passage.doc_id, s, e)) for s, e in passage.sentences]
-        if any(r is None for r in rows):
-            return None
-        return self.sentence_vectors[rows]
+        start = int(self.row_offsets[row])
+        end = int(self.row_offsets[row + 1]) if row + 1 < len(self.row_offsets) else len(self.flat_rows)
+        return np.asarray(self.sentence_vectors[self.flat_rows[start:end]], dtype=np.float32)
 
     @property
     def documents(self) -> dict[str, dict[str, Any]]:

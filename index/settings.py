@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import ConfigDict, Field
 
 from index.config import Settings
+from index.dense import HnswVectors
 from index.load import DEFAULT_MAX_FILE_BYTES
 
 Precision = Literal["auto", "fp32", "bf16"]
@@ -41,6 +42,10 @@ class IndexSettings(Settings):
     ann_threshold: int = Field(50_000, ge=1, description="passages from which FAISS uses HNSW")
     hnsw_m: int = Field(32, ge=4, le=128, description="HNSW links per node")
     hnsw_ef_search: int = Field(128, ge=8, description="HNSW search breadth")
+    # what HNSW keeps of each vector; int8 takes a quarter of the memory (figures in the README,
+    # "Growing the collection"); searches then re-rank with the exact vectors
+    hnsw_vectors: HnswVectors = Field("float32", description="vectors inside HNSW indexes: "
+                                      "float32, or int8 codes (a quarter of the memory)")
     precision: Precision = Field("auto", description="embedding precision (auto: bf16 only with AMX)")
     # small batches pad less: 16 measured 1.3x the throughput of 64 on SciFact passages here
     batch_size: int = Field(16, ge=1, le=4096, description="passages per embedding batch")

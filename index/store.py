@@ -100,9 +100,10 @@ def read_passages(path: Path, index_dir: Path) -> list[Passage]:
     return passages
 
 
-def load_array(path: Path, index_dir: Path) -> np.ndarray:
+def load_array(path: Path, index_dir: Path, mmap: bool = False) -> np.ndarray:
+    """A saved array; ``mmap``: memory-mapped read-only (pages are read when used)."""
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{path} is unreadable ({exc}). {rebuild_hint(index_dir)}") from exc
 

@@ -43,7 +43,7 @@ class Document:
         return ((start, first), *inside)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a million passages are held in memory
 class Passage:
     """A retrievable unit: ``text == document.text[start:end]``."""
 

@@ -71,7 +71,6 @@ class CandidateBuilder:
         self.passages = passages
         self._vocab, self._idf = idf_table(index.bm25)
         self._max_idf = float(self._idf.max()) if len(self._idf) else 1.0
-        self._row = {p.id: i for i, p in enumerate(index.passages)}
 
     def _weights(self, terms: list[str]) -> dict[str, float]:
         return {t: float(self._idf[self._vocab[t]]) if t in self._vocab else self._max_idf
@@ -102,7 +101,7 @@ class CandidateBuilder:
             if vecs is None:
                 vecs = self.embedder.encode_documents([t for _, _, t in sents])  # type: ignore[attr-defined]
             sims = vecs @ qvec
-            row = self._row.get(p.id)
+            row = self.index.row_of(p.id)
             cos_passage = float(self.index.vectors[row] @ qvec) if row is not None else float(np.max(sims))
             pterms = set(analyze(p.text))
             lex_passage = sum(w for t, w in qw.items() if t in pterms) / total_q

@@ -57,7 +57,7 @@ def make_index(sentence_vectors: bool = False) -> SearchIndex:
         sv = np.repeat(vecs, 2, axis=0)
         sv[3] = [0, 1, 0]  # second sentence of the comet passage: only about the sun
         flat = [rows[(p.doc_id, s, e)] for p in passages for s, e in p.sentences]
-        index.sentence_vectors, index.sentence_rows = sv, rows
+        index.sentence_vectors = sv
         index.flat_rows = np.asarray(flat, dtype=np.int64)
         index.row_offsets = np.arange(0, len(flat), 2, dtype=np.int64)
         index.attach_sentence_index()

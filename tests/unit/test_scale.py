@@ -1,4 +1,4 @@
-"""The scaling benchmark's synthetic index (evals.scale): small sizes, no model."""
+"""The scaling benchmark (evals.scale): small synthetic sizes, no model loaded."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ def test_exact_and_hnsw_indexes_measure_and_keep_recall() -> None:
     assert flat["hybrid_p95_ms"] >= flat["hybrid_p50_ms"] > 0 and flat["sentences"] == 6_000
     hnsw = measure(2_000, 20, seed=1, ann_threshold=1_000)
     assert hnsw["dense"] == "IndexHNSWFlat" and hnsw["dense_recall_at_10"] >= 0.9
+    codes = measure(2_000, 20, seed=1, ann_threshold=1_000, hnsw_vectors="int8")
+    assert codes["dense"] == "IndexHNSWSQ" and codes["dense_recall_at_10"] >= 0.9
+    # built by one process, served by another from the written files
+    assert codes["passages"] == 2_000 and codes["rss_mb"] > codes["index_memory_mb"] > 0
 
 
 def test_sentence_passages_through_hnsw_find_the_best_sentence_owners() -> None:
