@@ -5,9 +5,9 @@
 
 Each size is built by one process and written through the project's own index writer (FAISS,
 sentence index, BM25, passages, manifest), then served by a fresh process that loads it the way
-``rag serve`` does (``SearchIndex.load``: vectors memory-mapped) and measures the hybrid search
-(dense + sentence index + BM25, fused, with sentence rescoring), recall@10 of the dense index
-against exact search, and the serving process's resident memory.
+``rag serve`` does (``SearchIndex.load``: large vector files read by rows) and measures the
+hybrid search (dense + sentence index + BM25, fused, with sentence rescoring), recall@10 of the
+dense index against exact search, and the serving process's resident memory.
 
 Vectors are synthetic but clustered like embeddings (unit vectors around 1,000 topic centres);
 texts are random words with a Zipf distribution. Each passage has 3 sentences. Nothing is

@@ -4,7 +4,7 @@ HNSW keeps its own copy of every vector: float32 (``hnsw_vectors="float32"``, 1,
 vector at 384 dimensions) or 8-bit scalar-quantised codes (``"int8"``, 384 bytes, a per-dimension
 range learned from the vectors). With int8 codes the graph search is approximate twice over, so
 ``SearchIndex.dense_search`` re-ranks a wider candidate list with the exact float32 vectors
-(memory-mapped from ``vectors.npy``).
+(read from ``vectors.npy`` by rows: index.rowfile).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ HnswVectors = Literal["float32", "int8"]
 TRAIN_SAMPLE = 200_000  # vectors the int8 range is learned from (a seeded sample)
 
 
-def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = 32, ef_search: int = 128,
+def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = 32, ef_search: int = 512,
                 hnsw_vectors: HnswVectors = "float32"):  # noqa: ANN201
     import faiss
 
@@ -43,7 +43,7 @@ def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = 32, ef_se
     return index
 
 
-def extend_faiss(index: object, vectors: np.ndarray, ef_search: int = 128):  # noqa: ANN201
+def extend_faiss(index: object, vectors: np.ndarray, ef_search: int = 512):  # noqa: ANN201
     """A copy of ``index`` with ``vectors`` added after its rows (the original is untouched:
     it may still be serving). int8 codes keep the range learned at the full build."""
     import faiss
@@ -76,7 +76,7 @@ def save_faiss(index: object, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def load_faiss(path: Path, ef_search: int = 128):  # noqa: ANN201
+def load_faiss(path: Path, ef_search: int = 512):  # noqa: ANN201
     # FAISS and torch share one OpenMP runtime here: limiting FAISS's threads would limit
     # torch's too (measured: query embedding 5.8 -> 10.0 ms), so the defaults stay.
     import faiss

@@ -12,11 +12,12 @@ from index.bm25 import BM25Index
 from index.dense import build_faiss, kind_of, load_faiss, reranked, search_faiss
 from index.embed import model_fingerprint
 from index.errors import IndexCorrupt, IndexMismatch, rebuild_hint
+from index.rowfile import RowFile
 from index.settings import IndexSettings
 from index.store import (
     check_compatible,
     live_version,
-    load_array,
+    load_rows,
     read_manifest,
     read_passages,
     verify_files,
@@ -38,12 +39,12 @@ class SearchIndex:
     directory: Path
     manifest: dict[str, Any]
     passages: list[Passage]
-    vectors: np.ndarray
+    vectors: np.ndarray | RowFile
     dense: Any
     bm25: BM25Index
-    # float32 arrays, memory-mapped from the version's files when loaded (only the rows a
-    # search reads are brought into memory)
-    sentence_vectors: np.ndarray | None = None
+    # float32 matrices; from a large index's files (index.rowfile: at least ann_threshold
+    # rows) only the rows a search asks for are read
+    sentence_vectors: np.ndarray | RowFile | None = None
     # each passage's sentence rows, flattened, and where each passage's run starts
     flat_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     row_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -69,7 +70,7 @@ class SearchIndex:
         if verify:
             verify_files(version, manifest, index_dir)
         passages = read_passages(version / "passages.jsonl", index_dir)
-        vectors = load_array(version / "vectors.npy", index_dir, mmap=True)
+        vectors = load_rows(version / "vectors.npy", index_dir, settings.ann_threshold)
         try:
             dense = load_faiss(version / "dense.faiss", settings.hnsw_ef_search)
         except RuntimeError as exc:
@@ -89,7 +90,7 @@ class SearchIndex:
             )
         sent_vecs = None
         if (version / "sentences.npy").is_file():
-            sent_vecs = load_array(version / "sentences.npy", index_dir, mmap=True)
+            sent_vecs = load_rows(version / "sentences.npy", index_dir, settings.ann_threshold)
         return cls._assemble(version, manifest, passages, vectors, dense, bm25, sent_vecs,
                              settings, saved_sentence_index=version / "sentences.faiss")
 

@@ -41,7 +41,10 @@ class IndexSettings(Settings):
     # dense index: exact inner product below the threshold, HNSW above it
     ann_threshold: int = Field(50_000, ge=1, description="passages from which FAISS uses HNSW")
     hnsw_m: int = Field(32, ge=4, le=128, description="HNSW links per node")
-    hnsw_ef_search: int = Field(128, ge=8, description="HNSW search breadth")
+    # 1,000,000 synthetic passages (python -m evals.scale, int8 codes): dense recall@10 against
+    # exact search 0.83 at 128, 0.91 at 256, 0.94 at 512 (2.3 ms a search), 0.94 at 1,024
+    # (4.7 ms); at 200,000 passages 0.99 from 128 on
+    hnsw_ef_search: int = Field(512, ge=8, description="HNSW search breadth")
     # what HNSW keeps of each vector; int8 takes a quarter of the memory (figures in the README,
     # "Growing the collection"); searches then re-rank with the exact vectors
     hnsw_vectors: HnswVectors = Field("float32", description="vectors inside HNSW indexes: "

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound, rebuild_hint
+from index.rowfile import RowFile, rows_of
 from index.types import Passage
 
 FORMAT_VERSION = 2  # 2: the BM25 analyser is saved (bm25/analyzer.json)
@@ -100,10 +101,11 @@ def read_passages(path: Path, index_dir: Path) -> list[Passage]:
     return passages
 
 
-def load_array(path: Path, index_dir: Path, mmap: bool = False) -> np.ndarray:
-    """A saved array; ``mmap``: memory-mapped read-only (pages are read when used)."""
+def load_rows(path: Path, index_dir: Path, in_memory_below: int) -> np.ndarray | RowFile:
+    """A saved matrix, in memory below ``in_memory_below`` rows, else read by rows on demand
+    (index.rowfile)."""
     try:
-        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+        return rows_of(path, in_memory_below)
     except (OSError, ValueError) as exc:
         raise IndexCorrupt(f"{path} is unreadable ({exc}). {rebuild_hint(index_dir)}") from exc
 

@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 BUNDLED = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 FROZEN = ("embeddings.word_embeddings.weight",)  # kept from the base model, not stored
+# the ONNX export traces the plain ("eager") attention: ONNX Runtime ran it in 96 ms per
+# question's 8 pairs against 106 ms for the default (SDPA) trace, same logits within 4e-6
+EXPORT_ATTENTION = "eager"
+EXPORT_FORMAT = 2  # exports of an older format are made again
 
 
 class ReaderError(RagError):
@@ -54,15 +58,17 @@ def manifest_path(path: Path) -> Path:
     return path.with_name(path.stem + ".manifest.json")
 
 
-def build_net(base_path: str) -> Any:
-    """The base transformer with a linear head over mean-pooled token states."""
+def build_net(base_path: str, attention: str | None = None) -> Any:
+    """The base transformer with a linear head over mean-pooled token states; ``attention``
+    picks transformers' attention implementation (None: its default)."""
     import torch
     from transformers import AutoModel
 
     class ReaderNet(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.bert = AutoModel.from_pretrained(base_path)
+            extra = {"attn_implementation": attention} if attention else {}
+            self.bert = AutoModel.from_pretrained(base_path, **extra)
             self.head = torch.nn.Linear(self.bert.config.hidden_size, 1)
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
@@ -117,7 +123,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_net(path: Path, base_path: str, fingerprint: dict[str, Any] | None = None) -> Any:
+def load_net(path: Path, base_path: str, fingerprint: dict[str, Any] | None = None,
+             attention: str | None = None) -> Any:
     """The fine-tuned network in float32, checked against the manifest and the base model."""
     from safetensors.torch import load_file
 
@@ -129,7 +136,7 @@ def load_net(path: Path, base_path: str, fingerprint: dict[str, Any] | None = No
     if fingerprint is not None and base.get("sha256") not in (None, fingerprint.get("sha256")):
         raise ReaderError(f"The reader at {path} was trained from another embedding model "
                           f"({base.get('name')}); retrain it with: rag train-answerer --reader")
-    net = build_net(base_path)
+    net = build_net(base_path, attention)
     state = {k: v.float() for k, v in load_file(str(path)).items()}
     missing, unexpected = net.load_state_dict(state, strict=False)
     if unexpected or any(k.removeprefix("bert.") not in FROZEN for k in missing):
@@ -166,7 +173,7 @@ def _staged(target: Path, sha256: str, write: Callable[[Path], dict[str, Any]]) 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
     try:
-        meta = {"reader_sha256": sha256, **write(tmp)}
+        meta = {"reader_sha256": sha256, "export_format": EXPORT_FORMAT, **write(tmp)}
         meta["onnx_sha256"] = file_sha256(tmp / "model.onnx")
         (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         if target.exists():
@@ -179,12 +186,14 @@ def _staged(target: Path, sha256: str, write: Callable[[Path], dict[str, Any]]) 
 
 
 def _cached(folder: Path, sha: str) -> bool:
-    """An export in ``folder`` made from the reader with this SHA-256, and undamaged."""
+    """An export in ``folder`` made from the reader with this SHA-256, in this program's export
+    format, and undamaged."""
     meta_file = folder / "export.json"
     if not meta_file.is_file() or not (folder / "model.onnx").is_file():
         return False
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    return meta.get("reader_sha256") == sha and file_sha256(folder / "model.onnx") == meta.get("onnx_sha256")
+    return (meta.get("reader_sha256") == sha and meta.get("export_format") == EXPORT_FORMAT
+            and file_sha256(folder / "model.onnx") == meta.get("onnx_sha256"))
 
 
 def quantized(fp32: Path, sha: str) -> Path:
@@ -249,7 +258,7 @@ class Reader:
         folder = Path(cache_dir or Path(".rag/cache")) / f"reader-onnx-{sha[:16]}"
         if not _cached(folder, sha):
             log.info("Exporting the reader to ONNX in %s (once per reader)", folder)
-            export_onnx(load_net(self.path, base_path, fingerprint), folder, sha)
+            export_onnx(load_net(self.path, base_path, fingerprint, EXPORT_ATTENTION), folder, sha)
         if self.precision == "int8":
             folder = quantized(folder, sha)
         options = ort.SessionOptions()

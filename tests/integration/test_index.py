@@ -310,8 +310,10 @@ def test_int8_hnsw_indexes_search_like_exact_and_extend_and_switch_back(
     assert kind_of(index.dense) == kind_of(index.sentence_dense) == "hnsw-int8"
     assert index.manifest["dense"]["kind"] == "hnsw-int8"
     assert code_size(index.dense) == index.vectors.shape[1]  # a byte a dimension
-    # served from memory-mapped files: only the rows a search reads come into memory
-    assert isinstance(index.vectors, np.memmap) and isinstance(index.sentence_vectors, np.memmap)
+    # at the ANN threshold and above, vectors stay on disk: a search reads only its rows
+    from index.rowfile import RowFile
+
+    assert isinstance(index.vectors, RowFile) and isinstance(index.sentence_vectors, RowFile)
     exact = build_faiss(np.asarray(index.vectors), 10**9)
     for text in ("sanctions relief", "summit in Singapore", "denuclearization timeline"):
         v = embedder.encode_query(text)

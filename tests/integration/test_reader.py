@@ -99,6 +99,17 @@ def test_onnx_and_pytorch_give_the_same_logits(trained: tuple[object, Path], mod
     two = Reader(path, model_path, tmp_path, threads=2)
     assert two._session.get_session_options().intra_op_num_threads == 2
     assert np.allclose(two.score(RIGHT[0][0], texts), a, atol=1e-5)
+    # the export traces the plain attention (no scaled_dot_product_attention graph), and an
+    # export of an older format is made again
+    import onnx
+
+    graph = onnx.load(str(fp32_dir / "model.onnx")).graph
+    assert sum(n.op_type == "Softmax" for n in graph.node) == 6  # one per layer
+    meta = json.loads((fp32_dir / "export.json").read_text(encoding="utf-8"))
+    (fp32_dir / "export.json").write_text(json.dumps({**meta, "export_format": 1}), encoding="utf-8")
+    again = Reader(path, model_path, tmp_path)
+    assert json.loads((fp32_dir / "export.json").read_text(encoding="utf-8"))["export_format"] == 2
+    assert np.allclose(again.score(RIGHT[0][0], texts), a, atol=1e-5)
 
 
 def test_damaged_or_foreign_weights_are_refused(trained: tuple[object, Path], model_path: str,
