@@ -177,17 +177,20 @@ def _langchain_dev_quality(store: Any) -> dict[str, float]:
             "dev_evidence_hit@1": round(top1 / len(answerable), 3)}
 
 
-def scaling(out: Path, sizes: list[int], repeat: int) -> list[dict[str, Any]]:
+def scaling(out: Path, sizes: list[int], repeat: int, kinds: list[str] | None = None
+            ) -> list[dict[str, Any]]:
     """Hybrid search latency (with sentence rescoring), dense recall@10 against exact search
-    and memory as the passage count grows (synthetic passages and vectors; evals.scale)."""
+    and serving memory as the passage count grows (synthetic passages and vectors; evals.scale),
+    for each choice of HNSW vectors."""
     from evals.scale import measure, plot
 
     rows = []
     for n in sizes:
-        rows.append(measure(n, repeat, seed=0))
-        r = rows[-1]
-        print(f"scaling {n:>7}: {r['dense']:14} hybrid p95 {r['hybrid_p95_ms']} ms, recall@10 "
-              f"{r['dense_recall_at_10']}, index {r['index_memory_mb']} MB", flush=True)
+        for kind in kinds or ["float32"]:
+            rows.append(measure(n, repeat, seed=0, hnsw_vectors=kind))
+            r = rows[-1]
+            print(f"scaling {n:>7}: {r['dense']:14} hybrid p95 {r['hybrid_p95_ms']} ms, recall@10 "
+                  f"{r['dense_recall_at_10']}, serving RSS {r['rss_mb']} MB", flush=True)
     plot(rows, out / "scaling.png")
     return rows
 
@@ -340,7 +343,8 @@ def run_bench(settings: BenchSettings) -> int:
     print("seeds …", flush=True)
     data["seeds"] = seeds_figures(out, repeat)
     print("scaling …", flush=True)
-    data["scaling"] = scaling(out, [1_000, 10_000] if settings.quick else [1_000, 10_000, 100_000], repeat)
+    sizes = settings.scale_sizes[:2] if settings.quick else settings.scale_sizes
+    data["scaling"] = scaling(out, sizes, repeat, list(settings.scale_hnsw_vectors))
     if settings.load:
         from evals.load import load_test
 

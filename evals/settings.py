@@ -66,6 +66,12 @@ class BenchSettings(Settings):
     beir: Path | None = Field(None, description="also benchmark on this BEIR corpus")
     quick: bool = Field(False, description="fewer repetitions, no 100k scaling step")
     load: bool = Field(True, description="run the 32-session load test")
+    # 1,000,000 passages take about 40 min to build here (int8 codes) and 10 GB of memory
+    scale_sizes: list[int] = Field([1_000, 10_000, 100_000],
+                                   description="synthetic collection sizes of the scaling curve "
+                                               "(--quick: the first two)")
+    scale_hnsw_vectors: list[Literal["float32", "int8"]] = Field(
+        ["float32"], description="HNSW vectors measured at each size (float32, int8)")
 
 
 class TrainSettings(Settings):

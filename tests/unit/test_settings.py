@@ -96,3 +96,15 @@ def test_eval_on_other_documents_gets_its_own_index() -> None:
     assert "docs-" in own.rag.index.index_dir.name
     seeds = EvalSettings(rag=RagSettings(index=IndexSettings(model_path="m")))
     assert seeds.with_own_index() is seeds
+
+
+def test_scaling_sizes_and_hnsw_vectors_are_lists_from_flags_with_checked_values() -> None:
+    s = load_settings(BenchSettings, {"scale_sizes": ["1000", "5000"],
+                                      "scale_hnsw_vectors": ["int8", "float32"]}, env={})
+    assert s.scale_sizes == [1000, 5000] and s.scale_hnsw_vectors == ["int8", "float32"]
+    assert load_settings(BenchSettings, env={}).scale_hnsw_vectors == ["float32"]
+    with pytest.raises(InvalidSetting, match="scale"):
+        load_settings(BenchSettings, {"scale_hnsw_vectors": ["fp16"]}, env={})
+    assert load_settings(IndexSettings, {"hnsw_vectors": "int8"}, env={}).hnsw_vectors == "int8"
+    with pytest.raises(InvalidSetting, match="hnsw"):
+        load_settings(IndexSettings, {"hnsw_vectors": "pq"}, env={})
