@@ -164,10 +164,16 @@ def build_index(
         vectors = np.vstack([v for v in vec_parts if len(v)])
         assert len(vectors) == len(all_passages)
         sentence_vectors = None
+        # sentence rows of the new and the live index: a tuple per sentence, made once a build
+        sentence_rows = old_sentence_rows = None
         if settings.embed_sentences:
-            sentence_vectors = _sentence_vectors(embedder, all_passages, previous, progress)
+            sentence_rows = sentence_keys(all_passages)
+            old_sentence_rows = previous.sentence_row_map() if previous is not None else {}
+            sentence_vectors = _sentence_vectors(embedder, all_passages, previous, progress,
+                                                 sentence_rows, old_sentence_rows)
         report.dense_kind = _write(settings, all_passages, vectors, sentence_vectors, doc_meta,
-                                   model, embedder, report, previous)
+                                   model, embedder, report, previous, sentence_rows,
+                                   old_sentence_rows)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -204,7 +210,8 @@ def _extended(previous_index: Any, n_old: int, vectors: np.ndarray, settings: In
 
 
 def _old_rows_kept(previous: SearchIndex | None, passages: list[Passage],
-                   sentence_rows: dict[tuple[str, int, int], int] | None, reused: int) -> bool:
+                   sentence_rows: dict[tuple[str, int, int], int] | None, reused: int,
+                   old_sentence_rows: dict[tuple[str, int, int], int] | None = None) -> bool:
     """The live index's passages (and sentences) are the first rows of the new one, unchanged:
     every one of them was reused with its vector (``reused`` rows, unchanged documents first),
     so no changed document, whose vectors may differ for the same passage text (its title is
@@ -215,7 +222,9 @@ def _old_rows_kept(previous: SearchIndex | None, passages: list[Passage],
                for a, b in zip(previous.passages, passages, strict=False))
     if not same or sentence_rows is None:
         return same
-    return all(sentence_rows.get(k) == row for k, row in previous.sentence_row_map().items())
+    if old_sentence_rows is None:
+        old_sentence_rows = previous.sentence_row_map()
+    return all(sentence_rows.get(k) == row for k, row in old_sentence_rows.items())
 
 
 def _previous(settings: IndexSettings) -> SearchIndex | None:
@@ -243,30 +252,32 @@ def _fill_new_vectors(embedder: Embedder, new_passages: list[Passage], vec_parts
 
 
 def _sentence_vectors(embedder: Embedder, passages: list[Passage], previous: SearchIndex | None,
-                      progress: bool) -> np.ndarray:
-    rows = sentence_keys(passages)
+                      progress: bool, rows: dict[tuple[str, int, int], int],
+                      old_rows: dict[tuple[str, int, int], int]) -> np.ndarray:
+    """One vector per sentence row (``rows``, from sentence_keys): the live index's where it
+    has the sentence (``old_rows``: its rows), the rest embedded."""
     texts: dict[tuple[str, int, int], str] = {}
     for p in passages:
         for s, e in p.sentences:
             texts.setdefault((p.doc_id, s, e), p.text[s - p.start : e - p.start])
-    out = np.zeros((len(rows), 0), dtype=np.float32)
     todo = []
-    reuse: dict[int, np.ndarray] = {}
-    old_rows = previous.sentence_row_map() if previous is not None else {}
+    reused: list[int] = []
+    reused_from: list[int] = []
+    can_reuse = previous is not None and previous.sentence_vectors is not None
     for key, row in rows.items():
-        old = old_rows.get(key)
-        if old is not None and previous is not None and previous.sentence_vectors is not None:
-            reuse[row] = previous.sentence_vectors[old]
+        old = old_rows.get(key) if can_reuse else None
+        if old is not None:
+            reused.append(row)
+            reused_from.append(old)
         else:
             todo.append(key)
     new = embedder.encode_documents([texts[k] for k in todo], progress=progress) if todo else None
-    dim = new.shape[1] if new is not None else next(iter(reuse.values())).shape[0]
+    dim = new.shape[1] if new is not None else previous.sentence_vectors.shape[1]  # type: ignore[union-attr]
     out = np.zeros((len(rows), dim), dtype=np.float32)
-    for row, vec in reuse.items():
-        out[row] = vec
+    if reused:  # one read of the old rows (runs of them, when served from disk)
+        out[reused] = previous.sentence_vectors[reused_from]  # type: ignore[union-attr]
     if new is not None:
-        for key, vec in zip(todo, new, strict=True):
-            out[rows[key]] = vec
+        out[[rows[k] for k in todo]] = new
     return out
 
 
@@ -302,13 +313,21 @@ def _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model
 
 
 def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder, report,  # noqa: ANN001
-           previous: SearchIndex | None = None) -> str:
+           previous: SearchIndex | None = None,
+           sentence_rows: dict[tuple[str, int, int], int] | None = None,
+           old_sentence_rows: dict[tuple[str, int, int], int] | None = None) -> str:
+    """Publish a new version; ``sentence_rows`` and ``old_sentence_rows`` (sentence_keys of the
+    passages and of the live index's) are made here when not given."""
     if settings.store == "milvus":
         return _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model,
                              embedder, report)
     s = settings
-    sentence_rows = sentence_keys(passages) if sentence_vectors is not None else None
-    kept = _old_rows_kept(previous, passages, sentence_rows, report.reused_passages)
+    if sentence_vectors is None:
+        sentence_rows = None
+    elif sentence_rows is None:
+        sentence_rows = sentence_keys(passages)
+    kept = _old_rows_kept(previous, passages, sentence_rows, report.reused_passages,
+                          old_sentence_rows)
     writer = VersionWriter(settings.index_dir)
     try:
         writer.write_passages(passages)

@@ -221,8 +221,7 @@ class SearchIndex:
         """For the passages ``ids`` only, the best cosine of any of their sentences."""
         if self.sentence_vectors is None or not len(ids):
             return None
-        starts = self.row_offsets[ids]
-        ends = np.append(self.row_offsets, len(self.flat_rows))[ids + 1]
+        starts, ends = self._sentence_spans(ids)
         lengths = ends - starts
         rows = np.concatenate([self.flat_rows[a:b] for a, b in zip(starts, ends, strict=True)])
         sims = self.sentence_vectors[rows] @ query_vector
@@ -233,9 +232,17 @@ class SearchIndex:
         row = self.row_of(passage.id)
         if self.sentence_vectors is None or row is None or self.passages[row] != passage:
             return None
-        start = int(self.row_offsets[row])
-        end = int(self.row_offsets[row + 1]) if row + 1 < len(self.row_offsets) else len(self.flat_rows)
-        return np.asarray(self.sentence_vectors[self.flat_rows[start:end]], dtype=np.float32)
+        starts, ends = self._sentence_spans(np.array([row]))
+        return np.asarray(self.sentence_vectors[self.flat_rows[starts[0]:ends[0]]], dtype=np.float32)
+
+    def _sentence_spans(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the sentence rows of the passages ``ids`` start and end in ``flat_rows``
+        (without copying ``row_offsets``: a question's hot path)."""
+        starts = self.row_offsets[ids]
+        after = ids + 1
+        last = len(self.row_offsets) - 1
+        ends = np.where(after > last, len(self.flat_rows), self.row_offsets[np.minimum(after, last)])
+        return starts, ends
 
     @property
     def documents(self) -> dict[str, dict[str, Any]]:
