@@ -120,15 +120,16 @@ def build(folder: Path, n: int, seed: int, ann_threshold: int, hnsw_vectors: str
     their exact top 10), through the project's writer."""
     from types import SimpleNamespace
 
-    from index.build import BuildReport, _write
+    from index.build import BuildReport, write_version
     from index.embed import model_fingerprint
 
     settings = _settings(folder, ann_threshold, hnsw_vectors)
     c = synthetic_collection(n, seed)
     started = time.perf_counter()
     report = BuildReport(settings.index_dir)
-    kind = _write(settings, c["passages"], c["vectors"], c["sentence_vectors"], {},
-                  model_fingerprint(settings.model_path), SimpleNamespace(precision="fp32"), report)
+    kind = write_version(settings, c["passages"], c["vectors"], c["sentence_vectors"], {},
+                         model_fingerprint(settings.model_path), SimpleNamespace(precision="fp32"),
+                         report)
     seconds = time.perf_counter() - started
     exact = np.zeros((QUERIES, 10), dtype=np.int64)
     for start in range(0, QUERIES, 50):  # 50 queries at a time: at 1M passages 200 MB of scores

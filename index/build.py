@@ -171,7 +171,7 @@ def build_index(
             old_sentence_rows = previous.sentence_row_map() if previous is not None else {}
             sentence_vectors = _sentence_vectors(embedder, all_passages, previous, progress,
                                                  sentence_rows, old_sentence_rows)
-        report.dense_kind = _write(settings, all_passages, vectors, sentence_vectors, doc_meta,
+        report.dense_kind = write_version(settings, all_passages, vectors, sentence_vectors, doc_meta,
                                    model, embedder, report, previous, sentence_rows,
                                    old_sentence_rows)
     report.seconds = time.perf_counter() - started
@@ -204,7 +204,8 @@ def _extended(previous_index: Any, n_old: int, vectors: np.ndarray, settings: In
     if (previous_index is None or vectors_of(kind_of(previous_index)) != settings.hnsw_vectors
             or previous_index.ntotal != n_old
             or len(vectors) < settings.ann_threshold  # a rebuild would make it exact
-            or previous_index.hnsw.nb_neighbors(1) != settings.hnsw_m):  # links changed
+            or previous_index.hnsw.nb_neighbors(1) != settings.hnsw_m  # links changed
+            or previous_index.hnsw.efConstruction != settings.hnsw_ef_construction):
         return None
     return extend_faiss(previous_index, vectors[n_old:], settings.hnsw_ef_search)
 
@@ -312,12 +313,14 @@ def _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model
     return "milvus-flat-ip"
 
 
-def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder, report,  # noqa: ANN001
-           previous: SearchIndex | None = None,
-           sentence_rows: dict[tuple[str, int, int], int] | None = None,
-           old_sentence_rows: dict[tuple[str, int, int], int] | None = None) -> str:
-    """Publish a new version; ``sentence_rows`` and ``old_sentence_rows`` (sentence_keys of the
-    passages and of the live index's) are made here when not given."""
+def write_version(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder,  # noqa: ANN001
+                  report, previous: SearchIndex | None = None,
+                  sentence_rows: dict[tuple[str, int, int], int] | None = None,
+                  old_sentence_rows: dict[tuple[str, int, int], int] | None = None) -> str:
+    """Publish passages and their vectors as a new version of the index (also used by
+    evals.scale for collections made without documents); ``sentence_rows`` and
+    ``old_sentence_rows`` (sentence_keys of the passages and of the live index's) are made here
+    when not given. Returns the dense index's kind."""
     if settings.store == "milvus":
         return _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model,
                              embedder, report)
@@ -341,14 +344,14 @@ def _write(settings, passages, vectors, sentence_vectors, doc_meta, model, embed
                 report.extended += sent is not None and sent.ntotal > previous.sentence_count
                 if sent is None:
                     sent = build_faiss(sentence_vectors, s.ann_threshold, s.hnsw_m,
-                                       s.hnsw_ef_search, s.hnsw_vectors)
+                                       s.hnsw_ef_search, s.hnsw_vectors, s.hnsw_ef_construction)
                 save_faiss(sent, writer.tmp / "sentences.faiss")
         dense = _extended(previous.dense if kept and previous is not None else None,
                           len(previous.passages) if previous is not None else 0, vectors, s)
         report.extended += dense is not None and dense.ntotal > len(previous.passages)
         if dense is None:
             dense = build_faiss(vectors, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search,
-                                s.hnsw_vectors)
+                                s.hnsw_vectors, s.hnsw_ef_construction)
         save_faiss(dense, writer.tmp / "dense.faiss")
         bm25 = BM25Index.build([indexed_text(p, settings.title_context) for p in passages])
         bm25.save(writer.tmp / "bm25")

@@ -16,10 +16,17 @@ import numpy as np
 
 HnswVectors = Literal["float32", "int8"]
 TRAIN_SAMPLE = 200_000  # vectors the int8 range is learned from (a seeded sample)
+# defaults of the index settings (index.settings.IndexSettings, where the figures are)
+HNSW_M = 32
+EF_SEARCH = 512
+EF_CONSTRUCTION = 96
 
 
-def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = 32, ef_search: int = 512,
-                hnsw_vectors: HnswVectors = "float32"):  # noqa: ANN201
+def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = HNSW_M,
+                ef_search: int = EF_SEARCH, hnsw_vectors: HnswVectors = "float32",
+                ef_construction: int = EF_CONSTRUCTION):  # noqa: ANN201
+    """Exact inner product below ``ann_threshold`` rows, else HNSW with ``hnsw_m`` links per
+    node, built with search breadth ``ef_construction`` and searched with ``ef_search``."""
     import faiss
 
     n, dim = vectors.shape
@@ -34,7 +41,7 @@ def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = 32, ef_se
             index.train(np.ascontiguousarray(sample, dtype=np.float32))
         else:
             index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = max(40, 2 * hnsw_m)
+        index.hnsw.efConstruction = ef_construction
         index.hnsw.efSearch = ef_search
     else:
         index = faiss.IndexFlatIP(dim)
@@ -43,9 +50,10 @@ def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = 32, ef_se
     return index
 
 
-def extend_faiss(index: object, vectors: np.ndarray, ef_search: int = 512):  # noqa: ANN201
+def extend_faiss(index: object, vectors: np.ndarray, ef_search: int = EF_SEARCH):  # noqa: ANN201
     """A copy of ``index`` with ``vectors`` added after its rows (the original is untouched:
-    it may still be serving). int8 codes keep the range learned at the full build."""
+    it may still be serving). int8 codes keep the range learned at the full build, and the
+    graph its build-time breadth (FAISS saves it with the index)."""
     import faiss
 
     out = faiss.clone_index(index)
@@ -76,7 +84,7 @@ def save_faiss(index: object, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def load_faiss(path: Path, ef_search: int = 512):  # noqa: ANN201
+def load_faiss(path: Path, ef_search: int = EF_SEARCH):  # noqa: ANN201
     # FAISS and torch share one OpenMP runtime here: limiting FAISS's threads would limit
     # torch's too (measured: query embedding 5.8 -> 10.0 ms), so the defaults stay.
     import faiss

@@ -139,7 +139,8 @@ class SearchIndex:
                     sent_dense = load_faiss(saved, settings.hnsw_ef_search)
                 elif len(sent_vecs) >= settings.ann_threshold:
                     sent_dense = build_faiss(sent_vecs, settings.ann_threshold, settings.hnsw_m,
-                                             settings.hnsw_ef_search, settings.hnsw_vectors)
+                                             settings.hnsw_ef_search, settings.hnsw_vectors,
+                                             settings.hnsw_ef_construction)
             except RuntimeError as exc:
                 raise IndexCorrupt(f"sentences.faiss is unreadable ({exc}). "
                                    f"{rebuild_hint(index_dir)}") from exc

@@ -14,6 +14,9 @@ _ABBREV = {
 # a candidate boundary: terminal punctuation, optional closing quotes/brackets, then space
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)")
 _NEXT_START = re.compile(r"\s+([\"'“‘(\[]*)(\S)")
+# Mr, Dr, Sgt, Pfc, Cpl, Blvd: English words need a vowel (or y), so a capitalised word
+# without one before a full stop is an abbreviation, listed above or not
+_VOWELLESS_TITLE = re.compile(r"[B-DF-HJ-NP-TV-XZ][b-df-hj-np-tv-xz]{1,3}")
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -61,6 +64,8 @@ def _is_boundary(text: str, punct_start: int, stop: int, end: int) -> bool:
             return following.isupper() and token in {"etc", "u.s", "u.k", "u.n", "inc", "ltd"} and (
                 _looks_like_sentence_start(text, nxt.start(2), end)
             )
+        if word is not None and _VOWELLESS_TITLE.fullmatch(word.group(1)):
+            return False  # a title-case word without vowels is abbreviated: "Pfc. Holmes"
         if re.fullmatch(r"[a-z]", token) and word is not None and word.group(1).isupper():
             return False  # an initial: "Ada B. Lovelace"
         if len(token) == 1 and token.isalpha():

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import ConfigDict, Field
 
 from index.config import Settings
-from index.dense import HnswVectors
+from index.dense import EF_CONSTRUCTION, EF_SEARCH, HNSW_M, HnswVectors
 from index.load import DEFAULT_MAX_FILE_BYTES
 
 Precision = Literal["auto", "fp32", "bf16"]
@@ -40,11 +40,16 @@ class IndexSettings(Settings):
     overlap_sentences: int = Field(1, ge=0, le=3, description="sentences shared by neighbouring passages")
     # dense index: exact inner product below the threshold, HNSW above it
     ann_threshold: int = Field(50_000, ge=1, description="passages from which FAISS uses HNSW")
-    hnsw_m: int = Field(32, ge=4, le=128, description="HNSW links per node")
-    # 1,000,000 synthetic passages (python -m evals.scale, int8 codes): dense recall@10 against
-    # exact search 0.83 at 128, 0.91 at 256, 0.94 at 512 (2.3 ms a search), 0.94 at 1,024
-    # (4.7 ms); at 200,000 passages 0.99 from 128 on
-    hnsw_ef_search: int = Field(512, ge=8, description="HNSW search breadth")
+    hnsw_m: int = Field(HNSW_M, ge=4, le=128, description="HNSW links per node")
+    # 1,000,000 synthetic passages (python -m evals.scale, int8 codes), dense recall@10 against
+    # exact search: built with breadth 64 (the old default), 0.83 at search breadth 128, 0.91
+    # at 256, 0.94 at 512 (2.3 ms a search), 0.94 at 1,024; built with breadth 160, 0.9999 at
+    # 256 (1.7 ms), 512 (2.5 ms) and 1,024, for 819 s to build the passage graph
+    # (FIGURES_EF96). A breadth set at build time is kept by the saved graph; changing it
+    # rebuilds the graphs at the next build.
+    hnsw_ef_construction: int = Field(EF_CONSTRUCTION, ge=8, le=4096,
+                                      description="HNSW build-time search breadth")
+    hnsw_ef_search: int = Field(EF_SEARCH, ge=8, description="HNSW search breadth")
     # what HNSW keeps of each vector; int8 takes a quarter of the memory (figures in the README,
     # "Growing the collection"); searches then re-rank with the exact vectors
     hnsw_vectors: HnswVectors = Field("float32", description="vectors inside HNSW indexes: "

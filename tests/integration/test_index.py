@@ -287,6 +287,15 @@ def test_indexes_are_rebuilt_when_a_changed_document_or_new_settings_would_make_
     relinked = build_index(settings.model_copy(update={"hnsw_m": 16}), embedder=embedder)
     assert relinked.extended == 0
     assert SearchIndex.load(settings.model_copy(update={"hnsw_m": 16})).dense.hnsw.nb_neighbors(1) == 16
+    # another build-time breadth: the same (and the saved graphs keep it)
+    (docs_copy / "zz-more.md").write_text("# More\n\nThe ferry stopped in March.\n", encoding="utf-8")
+    wider = settings.model_copy(update={"hnsw_m": 16, "hnsw_ef_construction": 24})
+    assert build_index(wider, embedder=embedder).extended == 0
+    loaded = SearchIndex.load(wider)
+    assert loaded.dense.hnsw.efConstruction == loaded.sentence_dense.hnsw.efConstruction == 24
+    # and with the same settings a new document extends both graphs again
+    (docs_copy / "zz-last.md").write_text("# Last\n\nThe bridge opened in May.\n", encoding="utf-8")
+    assert build_index(wider, embedder=embedder).extended == 2
 
 
 def test_each_passage_gets_its_own_sentence_vectors(seed_index: SearchIndex) -> None:

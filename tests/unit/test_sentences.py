@@ -57,6 +57,14 @@ def assert_well_formed(text: str, spans: list[tuple[int, int]], offset: int = 0)
          ['"Stay calm."', "The nurse smiled.", "(It worked.)", "Next came lunch."]),
         ("\u201cStop.\u201d The whistle blew.", ["\u201cStop.\u201d", "The whistle blew."]),
         ("Hello world", ["Hello world"]),
+        # unlisted abbreviations without vowels, before names
+        ("It named Spc. Jeremy Morlock and Pfc. Andrew Holmes. Both deny it.",
+         ["It named Spc. Jeremy Morlock and Pfc. Andrew Holmes.", "Both deny it."]),
+        ("They met on Elm Blvd. Nobody came.", ["They met on Elm Blvd. Nobody came."]),
+        # words with vowels (or y), and capitals, still end sentences
+        ("We flew to Spain. Then we sailed.", ["We flew to Spain.", "Then we sailed."]),
+        ("The rhythm was Lyn. She sang.", ["The rhythm was Lyn.", "She sang."]),
+        ("She works for the BBC. It pays well.", ["She works for the BBC.", "It pays well."]),
     ],
 )
 def test_sentence_texts(text: str, expected: list[str]) -> None:
