@@ -27,3 +27,20 @@ def test_sentence_passages_through_hnsw_find_the_best_sentence_owners() -> None:
         exact = set(np.argsort(-every)[:10].tolist())
         agree.append(len(exact & set(index.sentence_passages(q, 10).tolist())) / 10)
     assert np.mean(agree) >= 0.9
+
+
+def test_hnsw_sweep_reports_recall_by_build_and_search_breadth() -> None:
+    from evals.hnsw_sweep import exact_top, sweep
+    from evals.scale import synthetic_collection
+
+    c = synthetic_collection(3_000, 3)
+    rows = sweep(c["vectors"], c["queries"][:30], [8, 64], [10, 128])
+    codes, *graphs = rows
+    assert codes["what"] == "exhaustive int8 codes" and codes["recall_at_10"] >= 0.95
+    assert [(r["ef_construction"], r["ef_search"]) for r in graphs] == [(8, 10), (8, 128),
+                                                                         (64, 10), (64, 128)]
+    assert all(0 <= r["recall_at_10"] <= 1 and r["build_s"] >= 0 for r in graphs)
+    # a wider search of the better-built graph finds more of the exact neighbours
+    assert graphs[3]["recall_at_10"] > graphs[0]["recall_at_10"]
+    top = exact_top(c["vectors"], c["queries"][:2])
+    assert np.array_equal(top[0], np.argsort(-(c["vectors"] @ c["queries"][0]))[:10])
