@@ -45,14 +45,18 @@ def sweep(vectors: np.ndarray, queries: np.ndarray, ef_constructions: list[int],
     """One row per (build-time breadth, search breadth)."""
     import faiss
 
-    from index.dense import build_faiss, reranked, search_faiss
+    from index.dense import TRAIN_SAMPLE, build_faiss, reranked, search_faiss
 
     exact = exact_top(vectors, queries)
     rows: list[dict[str, Any]] = []
     if hnsw_vectors == "int8":  # the codes alone, searched exhaustively
         codes = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit,
                                            faiss.METRIC_INNER_PRODUCT)
-        codes.train(vectors[:200_000])
+        sample = vectors
+        if len(vectors) > TRAIN_SAMPLE:  # as index.dense.build_faiss learns the codes' range
+            pick = np.random.default_rng(0).choice(len(vectors), TRAIN_SAMPLE, replace=False)
+            sample = vectors[np.sort(pick)]
+        codes.train(np.ascontiguousarray(sample, dtype=np.float32))
         codes.add(vectors)
         found = [[i for i, _ in reranked(codes, vectors, q, K)] for q in queries]
         rows.append({"ef_construction": None, "ef_search": None, "recall_at_10": recall(found, exact),
