@@ -125,6 +125,62 @@ def single_answer_ms(url: str, repeat: int = 30) -> float:
     return round(statistics.median(times), 2)
 
 
+def answer_loop(index_dir: Path, docs: Path, processes: int, start_at: float,
+                seconds: float) -> dict[str, Any]:
+    """One of ``processes`` processes answering the opening questions in a loop, from
+    ``start_at`` (a time.time()) for ``seconds``, with its share of the cores in every thread
+    pool and the reader, as a `rag api` worker has: the answer compute alone, no server."""
+    from index.settings import IndexSettings
+    from rag.assistant import Assistant
+    from rag.settings import RagSettings
+    from rag.threads import share_cores
+
+    share = share_cores(processes)
+    settings = RagSettings(index=IndexSettings(docs_dir=docs, index_dir=index_dir))
+    settings = settings.model_copy(update={"answer": settings.answer.model_copy(
+        update={"reader_threads": share})})
+    assistant = Assistant(settings)
+    assistant.warm()
+    questions = opening_questions()
+    for q in questions[:3]:
+        assistant.answer(q)
+    time.sleep(max(0.0, start_at - time.time()))
+    done, times = 0, []
+    end = time.time() + seconds
+    while time.time() < end:
+        t = time.perf_counter()
+        assistant.answer(questions[done % len(questions)])
+        times.append((time.perf_counter() - t) * 1000)
+        done += 1
+    return {"answers": done, "seconds": seconds, "p50_ms": round(statistics.median(times), 1)}
+
+
+def compute_bound(index_dir: Path, docs: Path, processes: int, seconds: float = 20.0,
+                  warm_seconds: float = 40.0) -> dict[str, Any]:
+    """What the answer compute alone allows, measured rather than assumed: ``processes``
+    processes run answer_loop at the same time (each loads its models first, then all start
+    together, ``warm_seconds`` from now); answers per second over all of them."""
+    import json
+    import subprocess
+    import sys
+
+    start_at = time.time() + warm_seconds  # for every process to load and warm up
+    cmd = [sys.executable, "-m", "evals.load", "--answer-loop", "--index-dir", str(index_dir),
+           "--docs", str(docs), "--processes", str(processes), "--start-at", str(start_at),
+           "--seconds", str(seconds)]
+    children = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                for _ in range(processes)]
+    rows = []
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        if child.returncode != 0:
+            raise RuntimeError(f"evals.load --answer-loop failed ({child.returncode})")
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    total = sum(r["answers"] for r in rows)
+    return {"processes": processes, "answers_per_second": round(total / seconds, 2),
+            "p50_ms": [r["p50_ms"] for r in rows]}
+
+
 def load_test(sessions: int = 32, turns: int = 3, command: str = "serve",
               workers: int = 1) -> dict[str, Any]:
     """Serve a seeds index from a separate `rag serve` process (or `rag api --workers N`: the
@@ -161,8 +217,13 @@ def load_test(sessions: int = 32, turns: int = 3, command: str = "serve",
                 time.sleep(5 * workers)
             single = single_answer_ms(url)
             cores = os.cpu_count() or 1
+            # the same answers computed by as many processes as serve them, without the server
+            alone = compute_bound(Path(tmp) / "index", ROOT / "seeds",
+                                  workers if command == "api" else 1)
             api = run_sessions(url, sessions, turns, "api")
-            return {"single_answer_ms": single, "cores": cores,
+            return {"single_answer_ms": single, "cores": cores, "compute_alone": alone,
+                    "throughput_vs_compute_alone":
+                        round(api["answers_per_second"] / alone["answers_per_second"], 2),
                     # what the answer compute alone allows: every core busy, no overhead
                     "compute_bound_answers_per_second": round(cores * 1000 / single, 1),
                     "compute_bound_p50_ms": round(sessions * single / cores, 1),
@@ -175,3 +236,31 @@ def load_test(sessions: int = 32, turns: int = 3, command: str = "serve",
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="Load test, or (internal) one answer loop.")
+    parser.add_argument("--sessions", type=int, default=32)
+    parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--command", choices=("serve", "api"), default="api")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--answer-loop", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--index-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--docs", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=20.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.answer_loop:
+        print(json.dumps(answer_loop(args.index_dir, args.docs, args.processes, args.start_at,
+                                     args.seconds)))
+        return 0
+    print(json.dumps(load_test(args.sessions, args.turns, args.command, args.workers), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -25,18 +25,15 @@ WORKERS_ENV = "RAG_API_WORKERS"
 
 def create_app() -> FastAPI:
     """The app of one worker process (uvicorn's factory)."""
-    import torch
-
     from rag.assistant import Assistant
     from rag.collection import Collection
+    from rag.threads import share_cores
     from ui.api import make_api
     from ui.settings import UISettings
 
     raw = os.environ.get(SETTINGS_ENV)
     settings = UISettings.model_validate_json(raw) if raw else UISettings()
-    workers = max(1, int(os.environ.get(WORKERS_ENV, "1")))
-    share = max(1, (os.cpu_count() or 1) // workers)  # cores shared out among the workers
-    torch.set_num_threads(share)
+    share = share_cores(max(1, int(os.environ.get(WORKERS_ENV, "1"))))
     rag = settings.rag
     if not rag.answer.reader_threads:
         rag = rag.model_copy(update={"answer": rag.answer.model_copy(update={"reader_threads": share})})

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from evals.load import free_port
+from evals.load import compute_bound, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,3 +52,12 @@ def test_api_workers_answer_refuse_bad_input_and_stay_on_loopback(seed_settings,
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_compute_bound_counts_the_answers_of_processes_running_together(seed_settings,  # noqa: ANN001
+                                                                             seed_index) -> None:  # noqa: ANN001
+    got = compute_bound(seed_settings.index_dir, seed_settings.docs_dir, 2, seconds=3,
+                        warm_seconds=30)
+    assert got["processes"] == 2 and len(got["p50_ms"]) == 2
+    # each answers several questions in 3 s (an answer takes well under a second here)
+    assert got["answers_per_second"] * 3 >= 2 * 2 and all(ms > 0 for ms in got["p50_ms"])
