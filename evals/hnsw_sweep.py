@@ -20,18 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from evals.scale import exact_top, synthetic_collection
+
 K = 10
-
-
-def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
-    """Each query's k best rows by inner product, best first."""
-    out = np.zeros((len(queries), k), dtype=np.int64)
-    for start in range(0, len(queries), 50):
-        sims = queries[start:start + 50] @ vectors.T
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1)
-        out[start:start + 50] = np.take_along_axis(top, order, axis=1)
-    return out
 
 
 def recall(found: list[list[int]], exact: np.ndarray) -> float:
@@ -45,18 +36,14 @@ def sweep(vectors: np.ndarray, queries: np.ndarray, ef_constructions: list[int],
     """One row per (build-time breadth, search breadth)."""
     import faiss
 
-    from index.dense import TRAIN_SAMPLE, build_faiss, reranked, search_faiss
+    from index.dense import build_faiss, int8_training_sample, reranked, search_faiss
 
-    exact = exact_top(vectors, queries)
+    exact = exact_top(vectors, queries, K)
     rows: list[dict[str, Any]] = []
     if hnsw_vectors == "int8":  # the codes alone, searched exhaustively
         codes = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit,
                                            faiss.METRIC_INNER_PRODUCT)
-        sample = vectors
-        if len(vectors) > TRAIN_SAMPLE:  # as index.dense.build_faiss learns the codes' range
-            pick = np.random.default_rng(0).choice(len(vectors), TRAIN_SAMPLE, replace=False)
-            sample = vectors[np.sort(pick)]
-        codes.train(np.ascontiguousarray(sample, dtype=np.float32))
+        codes.train(int8_training_sample(vectors))  # the range build_faiss learns
         codes.add(vectors)
         found = [[i for i, _ in reranked(codes, vectors, q, K)] for q in queries]
         rows.append({"ef_construction": None, "ef_search": None, "recall_at_10": recall(found, exact),
@@ -82,8 +69,6 @@ def sweep(vectors: np.ndarray, queries: np.ndarray, ef_constructions: list[int],
 
 
 def main(argv: list[str] | None = None) -> int:
-    from evals.scale import synthetic_collection
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--passages", type=int, default=200_000)
     parser.add_argument("--queries", type=int, default=200)

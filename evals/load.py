@@ -133,13 +133,10 @@ def answer_loop(index_dir: Path, docs: Path, processes: int, start_at: float,
     from index.settings import IndexSettings
     from rag.assistant import Assistant
     from rag.settings import RagSettings
-    from rag.threads import share_cores
+    from rag.threads import worker_settings
 
-    share = share_cores(processes)
     settings = RagSettings(index=IndexSettings(docs_dir=docs, index_dir=index_dir))
-    settings = settings.model_copy(update={"answer": settings.answer.model_copy(
-        update={"reader_threads": share})})
-    assistant = Assistant(settings)
+    assistant = Assistant(worker_settings(settings, processes))
     assistant.warm()
     questions = opening_questions()
     for q in questions[:3]:

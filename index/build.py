@@ -171,9 +171,9 @@ def build_index(
             old_sentence_rows = previous.sentence_row_map() if previous is not None else {}
             sentence_vectors = _sentence_vectors(embedder, all_passages, previous, progress,
                                                  sentence_rows, old_sentence_rows)
-        report.dense_kind = write_version(settings, all_passages, vectors, sentence_vectors, doc_meta,
-                                   model, embedder, report, previous, sentence_rows,
-                                   old_sentence_rows)
+        report.dense_kind = write_version(settings, all_passages, vectors, sentence_vectors,
+                                          doc_meta, model, embedder, report, previous,
+                                          sentence_rows, old_sentence_rows)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -22,6 +22,16 @@ EF_SEARCH = 512
 EF_CONSTRUCTION = 96
 
 
+def int8_training_sample(vectors: np.ndarray) -> np.ndarray:
+    """The rows an 8-bit scalar quantiser learns its per-dimension range from: all of them,
+    or a seeded sample of TRAIN_SAMPLE (float32, contiguous)."""
+    sample = vectors
+    if len(vectors) > TRAIN_SAMPLE:
+        pick = np.random.default_rng(0).choice(len(vectors), TRAIN_SAMPLE, replace=False)
+        sample = vectors[np.sort(pick)]
+    return np.ascontiguousarray(sample, dtype=np.float32)
+
+
 def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = HNSW_M,
                 ef_search: int = EF_SEARCH, hnsw_vectors: HnswVectors = "float32",
                 ef_construction: int = EF_CONSTRUCTION):  # noqa: ANN201
@@ -34,11 +44,7 @@ def build_faiss(vectors: np.ndarray, ann_threshold: int, hnsw_m: int = HNSW_M,
         if hnsw_vectors == "int8":
             index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, hnsw_m,
                                       faiss.METRIC_INNER_PRODUCT)
-            sample = vectors
-            if n > TRAIN_SAMPLE:
-                pick = np.random.default_rng(0).choice(n, TRAIN_SAMPLE, replace=False)
-                sample = vectors[np.sort(pick)]
-            index.train(np.ascontiguousarray(sample, dtype=np.float32))
+            index.train(int8_training_sample(vectors))
         else:
             index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = ef_construction

@@ -44,7 +44,7 @@ class IndexSettings(Settings):
     # 1,000,000 synthetic passages (evals.scale's collection, int8 codes), dense recall@10
     # against exact search, by build-time breadth (efConstruction) and search breadth (ef):
     #   built with 64 (the old default): 0.83 at ef 128, 0.91 at 256, 0.94 at 512, 0.94 at 1,024
-    #   built with 96 (default): 0.94 at 128, 0.985 at 256, 0.992 at 512 (2.3 ms); 506 s to
+    #   built with 96 (default): 0.94 at 128, 0.985 at 256, 0.992 at 512 (2.3 ms); 507 s to
     #     build the passage graph
     #   built with 160: 0.9999 at 256 (1.7 ms), 512 and 1,024; 819 s
     # (exhaustive search of the int8 codes re-ranked from 2 x k: 1.0, so the graph sets recall).

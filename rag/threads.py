@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag.settings import RagSettings
 
 
 def share_cores(workers: int) -> int:
@@ -21,3 +25,13 @@ def share_cores(workers: int) -> int:
     torch.set_num_threads(share)
     threadpool_limits(share)
     return share
+
+
+def worker_settings(rag: RagSettings, workers: int) -> RagSettings:
+    """Set this process up as one of ``workers`` (share_cores) and give the reader the share
+    of the cores, unless its threads are set: what each `rag api` worker answers with, and what
+    the load test's compute bound measures (evals.load.answer_loop)."""
+    share = share_cores(workers)
+    if rag.answer.reader_threads:
+        return rag
+    return rag.model_copy(update={"answer": rag.answer.model_copy(update={"reader_threads": share})})

@@ -27,16 +27,13 @@ def create_app() -> FastAPI:
     """The app of one worker process (uvicorn's factory)."""
     from rag.assistant import Assistant
     from rag.collection import Collection
-    from rag.threads import share_cores
+    from rag.threads import worker_settings
     from ui.api import make_api
     from ui.settings import UISettings
 
     raw = os.environ.get(SETTINGS_ENV)
     settings = UISettings.model_validate_json(raw) if raw else UISettings()
-    share = share_cores(max(1, int(os.environ.get(WORKERS_ENV, "1"))))
-    rag = settings.rag
-    if not rag.answer.reader_threads:
-        rag = rag.model_copy(update={"answer": rag.answer.model_copy(update={"reader_threads": share})})
+    rag = worker_settings(settings.rag, max(1, int(os.environ.get(WORKERS_ENV, "1"))))
     assistant = Assistant(rag)
     assistant.warm()
     return make_api(Collection(assistant), settings.auth, settings.concurrency,

@@ -30,8 +30,8 @@ def test_sentence_passages_through_hnsw_find_the_best_sentence_owners() -> None:
 
 
 def test_hnsw_sweep_reports_recall_by_build_and_search_breadth() -> None:
-    from evals.hnsw_sweep import exact_top, sweep
-    from evals.scale import synthetic_collection
+    from evals.hnsw_sweep import sweep
+    from evals.scale import exact_top, synthetic_collection
 
     c = synthetic_collection(3_000, 3)
     rows = sweep(c["vectors"], c["queries"][:30], [8, 64], [10, 128])
