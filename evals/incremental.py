@@ -1,9 +1,10 @@
 """What adding documents to a large collection costs: a synthetic collection of N passages is
 built once, then ``rag index build`` (index.build.build_index) adds documents holding about
-1,000 more passages, and the time of every step of that update is printed, beside a full
-rebuild of the same collection.
+1,000 more passages (to the delta segment: index.delta), then merges them into the base, and
+the time of every step is printed, beside a full rebuild of the same collection, with what the
+index's searches cost with the delta and after the merge.
 
-    python -m evals.incremental [--passages 100000] [--add 1000] [--out out/incremental]
+    python -m evals.incremental [--passages 100000] [--add 1000] [--no-full-rebuild]
 
 The documents are real files in a temporary folder, split, cleaned, hashed and indexed by the
 project's own build. Only the embedding model is replaced, for the whole collection, by random
@@ -79,7 +80,9 @@ def timed_build(settings: Any, embedder: Embedder, full: bool = False) -> tuple[
     wall = time.perf_counter() - started
     stats = pstats.Stats(prof)
     steps = {"wall": wall}
-    wanted = {"load_folder": "read and hash the files", "_previous": "load and verify the live index",
+    wanted = {"live_manifest": "read the live manifest",
+              "load_folder": "read and hash the files", "_previous": "load and verify the live index",
+              "link": "link the base's files into the new version",
               "clean_document": "clean", "split_document": "split",
               "_fill_new_vectors": "embed passages (stand-in)",
               "_sentence_vectors": "sentence vectors (stand-in embedding)",
@@ -115,7 +118,33 @@ def real_embedding_seconds(settings: Any, folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def measure(passages: int, add: int, seed: int = 7) -> dict[str, Any]:
+def search_ms(settings: Any, queries: int = 300, seed: int = 11) -> dict[str, float]:
+    """Median milliseconds of the index's own searches (dense, sentences, BM25) for random
+    query vectors and three-word queries from the collection's words."""
+    from index.search import SearchIndex
+
+    index = SearchIndex.load(settings, verify=False)
+    rng = np.random.default_rng(seed)
+    vocab = list(index.bm25.idf_table()[0])
+    times: dict[str, list[float]] = {"dense": [], "sentences": [], "bm25": []}
+    for _ in range(queries):
+        v = rng.standard_normal(384).astype(np.float32)
+        v /= np.linalg.norm(v)
+        terms = [vocab[i] for i in rng.integers(0, len(vocab), 3)]
+        for name, call in (("dense", lambda: index.dense_search(v, 50)),  # noqa: B023
+                           ("sentences", lambda: index.sentence_passages(v, 50)),  # noqa: B023
+                           ("bm25", lambda: index.bm25_search(terms, 50))):  # noqa: B023
+            started = time.perf_counter()
+            call()
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {name: round(float(np.median(t)), 2) for name, t in times.items()}
+
+
+def measure(passages: int, add: int, seed: int = 7, full_rebuild: bool = True,
+            hnsw_vectors: str = "float32") -> dict[str, Any]:
+    """Build, add documents (to the delta segment), merge the delta into the base (the update
+    with no delta: the HNSW graphs extended, everything else written whole), and optionally
+    rebuild everything; the searches' cost with the delta and after the merge."""
     from index.settings import IndexSettings
 
     work = Path(tempfile.mkdtemp(prefix="rag-incremental-"))
@@ -123,20 +152,28 @@ def measure(passages: int, add: int, seed: int = 7) -> dict[str, Any]:
         docs, extra = work / "docs", work / "extra"
         write_documents(docs, 0, max(1, passages // PARAGRAPHS), seed)
         write_documents(extra, 10**6, max(1, add // PARAGRAPHS), seed + 1)
-        settings = IndexSettings(docs_dir=docs, index_dir=work / "index", cache_dir=work / "cache")
+        settings = IndexSettings(docs_dir=docs, index_dir=work / "index", cache_dir=work / "cache",
+                                 delta_max_passages=max(add * 2, 1), hnsw_vectors=hnsw_vectors)
         embedder = RandomEmbedder(settings.model_path, seed)
         first, base_steps = timed_build(settings, embedder, full=True)
         for f in extra.iterdir():
             shutil.copy(f, docs / f.name)
         update, steps = timed_build(settings, embedder)
-        full, full_steps = timed_build(settings, embedder, full=True)
-        real = real_embedding_seconds(settings, extra)
-        return {"passages_before": len(first.documents) and sum(d.passages for d in first.documents),
-                "passages_added": update.embedded_passages,
-                "reused_passages": update.reused_passages,
-                "dense_kind": update.dense_kind,
-                "first_build": base_steps, "update": steps, "full_rebuild": full_steps,
-                "real_embedding_of_added_s": round(real, 1)}
+        with_delta = search_ms(settings)
+        merged, merge_steps = timed_build(settings.model_copy(update={"delta_max_passages": 0}),
+                                          embedder)
+        after_merge = search_ms(settings)
+        row = {"passages_before": sum(d.passages for d in first.documents),
+               "passages_added": update.embedded_passages,
+               "reused_passages": update.reused_passages,
+               "delta_passages": update.delta_passages, "merge_extended": merged.extended,
+               "dense_kind": update.dense_kind,
+               "first_build": base_steps, "update": steps, "merge": merge_steps,
+               "search_ms_with_delta": with_delta, "search_ms_merged": after_merge}
+        if full_rebuild:
+            row["full_rebuild"] = timed_build(settings, embedder, full=True)[1]
+        row["real_embedding_of_added_s"] = round(real_embedding_seconds(settings, extra), 1)
+        return row
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -147,15 +184,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--add", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("out/incremental"))
+    parser.add_argument("--no-full-rebuild", action="store_true",
+                        help="skip the full rebuild (an hour or more at a million passages)")
+    parser.add_argument("--hnsw-vectors", choices=("float32", "int8"), default="float32",
+                        help="vectors inside the HNSW indexes (int8: a million passages' setting)")
     args = parser.parse_args(argv)
-    row = measure(args.passages, args.add, args.seed)
+    row = measure(args.passages, args.add, args.seed, full_rebuild=not args.no_full_rebuild,
+                  hnsw_vectors=args.hnsw_vectors)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "incremental.json").write_text(json.dumps(row, indent=2), encoding="utf-8")
     print(f"{row['passages_before']:,} passages, {row['passages_added']:,} added "
-          f"({row['reused_passages']:,} reused), dense index {row['dense_kind']}")
-    print("| step | update s | full rebuild s |\n|---|---|---|")
-    for step in dict.fromkeys([*row["update"], *row["full_rebuild"]]):
-        print(f"| {step} | {row['update'].get(step, 0.0):.1f} | {row['full_rebuild'].get(step, 0.0):.1f} |")
+          f"({row['reused_passages']:,} reused, {row['delta_passages']:,} in the delta), "
+          f"dense index {row['dense_kind']}")
+    columns = [c for c in ("update", "merge", "full_rebuild") if c in row]
+    print("| step | " + " | ".join(f"{c.replace('_', ' ')} s" for c in columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for step in dict.fromkeys(s for c in columns for s in row[c]):
+        print(f"| {step} | " + " | ".join(f"{row[c].get(step, 0.0):.1f}" for c in columns) + " |")
+    print("search ms (median): with the delta "
+          + ", ".join(f"{k} {v}" for k, v in row["search_ms_with_delta"].items())
+          + "; merged " + ", ".join(f"{k} {v}" for k, v in row["search_ms_merged"].items()))
     print(f"real model embedding of the added passages and their sentences: "
           f"{row['real_embedding_of_added_s']} s")
     return 0

@@ -89,10 +89,14 @@ def _version(package: str) -> str:
 class BM25Index:
     """Scores every passage for a query; the index is bm25s's arrays plus its JSON vocabulary."""
 
-    def __init__(self, retriever: object, analyzer: Analyzer, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, retriever: object, analyzer: Analyzer, k1: float = 1.2, b: float = 0.75,
+                 avg_length: float | None = None) -> None:
         self._r = retriever
         self.analyze = analyzer
         self.k1, self.b = k1, b
+        # mean analysed length of a passage (None: an index saved before it was recorded);
+        # documents added later are scored with it (index.bm25_delta)
+        self.avg_length = avg_length
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> BM25Index:
@@ -111,12 +115,13 @@ class BM25Index:
             vocab[""] = 0
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
-        return cls(retriever, analyzer, k1, b)
+        avg = float(np.mean([len(t) for t in ids])) if ids else 0.0
+        return cls(retriever, analyzer, k1, b, avg)
 
     def save(self, directory: Path) -> None:
         self._r.save(str(directory), allow_pickle=False)  # type: ignore[attr-defined]
-        (Path(directory) / ANALYZER_FILE).write_text(
-            json.dumps(self.analyze.to_json(self.k1, self.b), indent=1), encoding="utf-8")
+        data = {**self.analyze.to_json(self.k1, self.b), "avg_length": self.avg_length}
+        (Path(directory) / ANALYZER_FILE).write_text(json.dumps(data, indent=1), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
@@ -130,7 +135,9 @@ class BM25Index:
         analyzer = Analyzer.from_json(data)
         # memory-mapped: a query reads only its terms' postings
         retriever = bm25s.BM25.load(str(directory), allow_pickle=False, mmap=True)
-        return cls(retriever, analyzer, float(data.get("k1", 1.2)), float(data.get("b", 0.75)))
+        avg = data.get("avg_length")
+        return cls(retriever, analyzer, float(data.get("k1", 1.2)), float(data.get("b", 0.75)),
+                   float(avg) if avg is not None else None)
 
     def nbytes(self) -> int:
         scores = self._r.scores  # type: ignore[attr-defined]
@@ -153,6 +160,17 @@ class BM25Index:
         s = self.scores(query)
         return top_k(s, k, positive_only=True)
 
+    def document_frequencies(self) -> tuple[dict[str, int], np.ndarray]:
+        """The vocabulary and how many passages hold each of its terms (from the stored score
+        matrix, one column per term)."""
+        indptr = np.asarray(self._r.scores["indptr"])  # type: ignore[attr-defined]
+        return self._r.vocab_dict, np.diff(indptr).astype(np.float64)  # type: ignore[attr-defined]
+
+    def idf_table(self) -> tuple[dict[str, int], np.ndarray]:
+        """The vocabulary and the BM25 idf of each of its terms."""
+        vocab, df = self.document_frequencies()
+        return vocab, bm25_idf(df, float(self.size))
+
 
 def top_k(scores: np.ndarray, k: int, positive_only: bool = False) -> list[tuple[int, float]]:
     k = min(k, len(scores))
@@ -163,11 +181,12 @@ def top_k(scores: np.ndarray, k: int, positive_only: bool = False) -> list[tuple
     return [(int(i), float(scores[i])) for i in idx if not positive_only or scores[i] > 0]
 
 
-def idf_table(index: BM25Index) -> tuple[dict[str, int], np.ndarray]:
-    """The vocabulary and the BM25 idf of each of its terms, from the stored score matrix."""
-    r = index._r
-    indptr = np.asarray(r.scores["indptr"])  # type: ignore[attr-defined]
-    df = np.diff(indptr).astype(np.float64)
-    n = float(index.size)
-    idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-    return r.vocab_dict, idf  # type: ignore[attr-defined]
+def bm25_idf(df: np.ndarray, n: float) -> np.ndarray:
+    """BM25's idf as bm25s computes it (Lucene's): log(1 + (N - df + 0.5) / (df + 0.5))."""
+    return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def idf_table(index: Any) -> tuple[dict[str, int], np.ndarray]:
+    """The vocabulary and the BM25 idf of each of its terms (of a BM25Index, or of one with
+    added documents: index.bm25_delta.SegmentedBM25)."""
+    return index.idf_table()

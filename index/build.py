@@ -15,32 +15,27 @@ from typing import Any
 import numpy as np
 
 from index.bm25 import Analyzer, BM25Index
-from index.clean import CleanResult, clean_text
+from index.delta_update import append_to_delta, live_manifest
 from index.dense import build_faiss, kind_of, save_faiss, vectors_of
+from index.doc_entries import (
+    CLEANING_FIGURES,
+    DocReport,
+    clean_document,
+    doc_entry,
+    doc_report,
+    split_document,
+    unchanged_entry,
+)
 from index.embed import Embedder, model_fingerprint
 from index.errors import RagIndexError
 from index.load import LoadResult, Skipped, load_folder
 from index.search import SearchIndex, sentence_keys
 from index.settings import IndexSettings
-from index.split import make_passages, token_counter
+from index.split import token_counter
 from index.store import VersionWriter
 from index.types import Document, Passage, indexed_text
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DocReport:
-    doc_id: str
-    status: str  # new, changed, unchanged
-    passages: int
-    kept_chars: int
-    dropped_chars: int
-    kept_units: int
-    dropped_units: int
-    dropped_by_reason: dict[str, int]
-    title: str
-    author: str
 
 
 @dataclass
@@ -52,6 +47,7 @@ class BuildReport:
     embedded_passages: int = 0
     reused_passages: int = 0
     extended: int = 0  # FAISS indexes extended with the new rows instead of rebuilt
+    delta_passages: int = 0  # passages in the delta segment after an update (index.delta)
     seconds: float = 0.0
     precision: str = "fp32"
     dense_kind: str = "flat-ip"
@@ -60,22 +56,6 @@ class BuildReport:
     @property
     def passages(self) -> int:
         return sum(d.passages for d in self.documents)
-
-
-def split_document(doc: Document, cleaned: CleanResult, count: Any,
-                   settings: IndexSettings) -> list[Passage]:
-    """A document's passages as the settings cut them (builds and embedding jobs alike)."""
-    return make_passages(doc, cleaned, count, settings.max_passage_tokens,
-                         settings.min_passage_tokens, settings.overlap_sentences)
-
-
-def clean_document(doc: Document, enabled: bool = True) -> CleanResult:
-    if enabled:
-        return clean_text(doc.text)
-    from index.clean import units_of
-
-    units = units_of(doc.text)
-    return CleanResult(kept=list(units), dropped=[], sections=[list(units)] if units else [])
 
 
 def versions() -> dict[str, str]:
@@ -109,16 +89,22 @@ def build_index(
     """Build (or update) the index at ``settings.index_dir`` from ``settings.docs_dir``."""
     started = time.perf_counter()
     model = model_fingerprint(settings.model_path)
-    previous = None if full else _previous(settings)
+    live = None if full else live_manifest(settings, model)
     # files unchanged since the live index (size and modification time) are not read again
-    known = {k: v for k, v in previous.documents.items() if all(f in v for f in CLEANING_FIGURES)
-             } if previous is not None else None
+    known = {k: v for k, v in live[1]["documents"].items() if all(f in v for f in CLEANING_FIGURES)
+             } if live is not None else None
     loaded = documents or load_folder(settings.docs_dir, settings.max_file_bytes, known)
     embedder = embedder or Embedder.from_settings(settings)
     report = BuildReport(index_dir=settings.index_dir, skipped=list(loaded.skipped),
                          precision=embedder.precision)
     count = token_counter(settings.model_path)
     with build_lock(settings.index_dir):
+        # only documents added to an HNSW index: they go to the delta segment
+        if live is not None and append_to_delta(settings, *live, loaded, embedder, count, report,
+                                                progress):
+            report.seconds = time.perf_counter() - started
+            return report
+        previous = None if full else _previous(settings)
         all_passages: list[Passage] = []
         vec_parts: list[np.ndarray] = []
         new_passages: list[Passage] = []
@@ -135,22 +121,22 @@ def build_index(
                 passages = [previous.passages[i] for i in rows]
                 vec_parts.append(previous.vectors[rows])
                 report.reused_passages += len(passages)
-                entry, doc_report = _unchanged_entry(doc, old, len(passages))
+                entry, line = unchanged_entry(doc, old, len(passages))
                 if entry is None:  # an index from before the cleaning figures were kept
                     cleaned = clean_document(doc, settings.clean)
-                    entry = _doc_entry(doc, cleaned, len(passages))
-                    doc_report = _doc_report(doc, cleaned, "unchanged", len(passages))
+                    entry = doc_entry(doc, cleaned, len(passages))
+                    line = doc_report(doc, cleaned, "unchanged", len(passages))
             else:
                 cleaned = clean_document(doc, settings.clean)
                 passages = split_document(doc, cleaned, count, settings)
                 slots.append((len(vec_parts), len(passages)))
                 vec_parts.append(np.zeros((0, 0), dtype=np.float32))
                 new_passages.extend(passages)
-                entry = _doc_entry(doc, cleaned, len(passages))
-                doc_report = _doc_report(doc, cleaned, "changed" if old else "new", len(passages))
+                entry = doc_entry(doc, cleaned, len(passages))
+                line = doc_report(doc, cleaned, "changed" if old else "new", len(passages))
             all_passages.extend(passages)
             doc_meta[doc.doc_id] = entry
-            report.documents.append(doc_report)
+            report.documents.append(line)
         order = {d.doc_id: i for i, d in enumerate(loaded.documents)}  # reports in folder order
         doc_meta = dict(sorted(doc_meta.items(), key=lambda kv: order[kv[0]]))
         report.documents.sort(key=lambda d: order[d.doc_id])
@@ -196,18 +182,21 @@ def _previous_first(documents: list[Document], old_docs: dict[str, Any],
     return [doc for _, doc in sorted(enumerate(documents), key=key)]
 
 
-def _extended(previous_index: Any, n_old: int, vectors: np.ndarray, settings: IndexSettings) -> Any:
-    """A copy of the live HNSW index with the rows after ``n_old`` added (HNSW insertion is
-    incremental: the old graph stays valid), or None when it cannot be extended."""
+def _extended(previous_index: Any, vectors: np.ndarray, settings: IndexSettings) -> Any:
+    """A copy of the live HNSW index with the rows after its own added (HNSW insertion is
+    incremental: the old graph stays valid), or None when it cannot be extended. The caller
+    checks that the live index's rows are the first of ``vectors`` (_old_rows_kept); a live
+    index with a delta segment (index.delta) has its graph over the base rows only, and the
+    delta's rows follow them, so merging the delta extends the graph with them."""
     from index.dense import extend_faiss
 
     if (previous_index is None or vectors_of(kind_of(previous_index)) != settings.hnsw_vectors
-            or previous_index.ntotal != n_old
+            or previous_index.ntotal > len(vectors)
             or len(vectors) < settings.ann_threshold  # a rebuild would make it exact
             or previous_index.hnsw.nb_neighbors(1) != settings.hnsw_m  # links changed
             or previous_index.hnsw.efConstruction != settings.hnsw_ef_construction):
         return None
-    return extend_faiss(previous_index, vectors[n_old:], settings.hnsw_ef_search)
+    return extend_faiss(previous_index, vectors[previous_index.ntotal:], settings.hnsw_ef_search)
 
 
 def _old_rows_kept(previous: SearchIndex | None, passages: list[Passage],
@@ -290,11 +279,21 @@ def _manifest(settings, passages, vectors, doc_meta, model, embedder, dense_kind
         "model": {**model, "path": settings.model_path, "dimension": int(vectors.shape[1]),
                   "precision": embedder.precision},
         "settings": settings.chunk_fingerprint(),
-        "dense": {"kind": dense_kind, "ann_threshold": settings.ann_threshold},
+        "dense": dense_entry(settings, dense_kind),
         "count": len(passages),
         "documents": doc_meta,
         "versions": versions(),
     }
+
+
+def dense_entry(settings: IndexSettings, kind: str) -> dict[str, Any]:
+    """The manifest's record of the dense index; an HNSW graph's build settings with it (an
+    update may add to the graph's delta segment only while they still hold: index.delta)."""
+    entry: dict[str, Any] = {"kind": kind, "ann_threshold": settings.ann_threshold}
+    if vectors_of(kind) is not None:
+        entry.update(hnsw_m=settings.hnsw_m, ef_construction=settings.hnsw_ef_construction,
+                     hnsw_vectors=settings.hnsw_vectors)
+    return entry
 
 
 def _write_milvus(settings, passages, vectors, sentence_vectors, doc_meta, model, embedder,  # noqa: ANN001
@@ -339,16 +338,15 @@ def write_version(settings, passages, vectors, sentence_vectors, doc_meta, model
             writer.write_array("sentences.npy", sentence_vectors)
             if len(sentence_vectors) >= settings.ann_threshold:  # below it: exact, with numpy
                 old = previous.sentence_dense if kept and previous is not None else None
-                sent = _extended(old, previous.sentence_count if old is not None else 0,
-                                 sentence_vectors, s)
-                report.extended += sent is not None and sent.ntotal > previous.sentence_count
+                sent = _extended(old, sentence_vectors, s)
+                report.extended += sent is not None and sent.ntotal > old.ntotal
                 if sent is None:
                     sent = build_faiss(sentence_vectors, s.ann_threshold, s.hnsw_m,
                                        s.hnsw_ef_search, s.hnsw_vectors, s.hnsw_ef_construction)
                 save_faiss(sent, writer.tmp / "sentences.faiss")
-        dense = _extended(previous.dense if kept and previous is not None else None,
-                          len(previous.passages) if previous is not None else 0, vectors, s)
-        report.extended += dense is not None and dense.ntotal > len(previous.passages)
+        old = previous.dense if kept and previous is not None else None
+        dense = _extended(old, vectors, s)
+        report.extended += dense is not None and dense.ntotal > old.ntotal
         if dense is None:
             dense = build_faiss(vectors, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search,
                                 s.hnsw_vectors, s.hnsw_ef_construction)
@@ -361,39 +359,6 @@ def write_version(settings, passages, vectors, sentence_vectors, doc_meta, model
     except BaseException:
         writer.abandon()
         raise
-
-
-def _doc_entry(doc: Document, cleaned: CleanResult, n: int) -> dict[str, Any]:
-    return {"sha256": doc.sha256, "title": doc.title, "author": doc.author, "kind": doc.kind,
-            "passages": n, "kept_chars": cleaned.kept_chars(), "dropped_chars": cleaned.dropped_chars(),
-            "kept_units": len(cleaned.kept), "dropped_units": len(cleaned.dropped),
-            "dropped_by_reason": cleaned.dropped_by_reason(), "path": Path(doc.path).name,
-            "size": doc.size, "mtime_ns": doc.mtime_ns, "read_ns": doc.read_ns}
-
-
-CLEANING_FIGURES = ("kept_chars", "dropped_chars", "kept_units", "dropped_units", "dropped_by_reason")
-
-
-def _unchanged_entry(doc: Document, old: dict[str, Any], n: int
-                     ) -> tuple[dict[str, Any] | None, DocReport | None]:
-    """An unchanged document's manifest entry and report from the live manifest, without
-    cleaning it again (a tenth of an update's time at 100,000 passages); (None, None) when the
-    manifest predates these figures."""
-    if not all(k in old for k in CLEANING_FIGURES):
-        return None, None
-    entry = {**old, "title": doc.title, "author": doc.author, "kind": doc.kind, "passages": n,
-             "path": Path(doc.path).name, "size": doc.size, "mtime_ns": doc.mtime_ns,
-             "read_ns": doc.read_ns}
-    return entry, DocReport(doc.doc_id, "unchanged", n, int(old["kept_chars"]),
-                            int(old["dropped_chars"]), int(old["kept_units"]),
-                            int(old["dropped_units"]), dict(old["dropped_by_reason"]),
-                            doc.title, doc.author)
-
-
-def _doc_report(doc: Document, cleaned: CleanResult, status: str, n: int) -> DocReport:
-    return DocReport(doc.doc_id, status, n, cleaned.kept_chars(), cleaned.dropped_chars(),
-                     len(cleaned.kept), len(cleaned.dropped), cleaned.dropped_by_reason(),
-                     doc.title, doc.author)
 
 
 def ensure_index(settings: IndexSettings, progress: bool = False,

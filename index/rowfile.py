@@ -108,3 +108,58 @@ def rows_of(path: Path, in_memory_below: int) -> np.ndarray | RowFile:
     on demand."""
     rows = RowFile(path)
     return np.asarray(rows) if len(rows) < in_memory_below else rows
+
+
+class StackedRows:
+    """Matrices (arrays or RowFiles) one after another, read as one: ``len``, ``shape``,
+    ``rows[i]``, ``rows[a:b]``, ``rows[ids]``, ``rows @ vector`` and ``np.asarray(rows)``
+    (an index's base segment and its delta of added documents: index.delta)."""
+
+    def __init__(self, parts: list[Any]) -> None:
+        if not parts or len({p.shape[1] for p in parts}) != 1:
+            raise ValueError("stacked matrices need at least one part, all of one width")
+        self.parts = parts
+        self._starts = np.cumsum([0, *(len(p) for p in parts)])
+        self.shape: tuple[int, int] = (int(self._starts[-1]), int(parts[0].shape[1]))
+        self.dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        n = self.shape[0]
+        if ids.size and (ids.min() < -n or ids.max() >= n):
+            raise IndexError(f"row out of range for {n} rows")
+        ids = np.where(ids < 0, ids + n, ids)
+        out = np.empty((len(ids), self.shape[1]), dtype=np.float32)
+        part = np.searchsorted(self._starts, ids, side="right") - 1
+        for i, p in enumerate(self.parts):
+            mine = np.flatnonzero(part == i)
+            if len(mine):
+                out[mine] = np.asarray(p[ids[mine] - self._starts[i]], dtype=np.float32)
+        return out
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            return self._rows(np.array([int(key)], dtype=np.int64))[0]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            return self._rows(np.arange(start, stop, step, dtype=np.int64))
+        ids = np.asarray(key)
+        if ids.dtype == bool or ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise TypeError(f"rows are taken by an int, a slice or a list of ints, not {key!r:.60}")
+        return self._rows(ids.astype(np.int64, copy=False))
+
+    def __matmul__(self, other: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(p @ other, dtype=np.float32) for p in self.parts])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        whole = np.concatenate([np.asarray(p, dtype=np.float32) for p in self.parts])
+        return whole if dtype is None else whole.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"StackedRows({self.parts!r})"

@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 
 from index.bm25 import BM25Index
+from index.bm25_delta import SegmentedBM25
+from index.delta import delta_counts, read_delta
 from index.dense import build_faiss, kind_of, load_faiss, reranked, search_faiss
 from index.embed import model_fingerprint
 from index.errors import IndexCorrupt, IndexMismatch, rebuild_hint
-from index.rowfile import RowFile
+from index.rowfile import RowFile, StackedRows
 from index.settings import IndexSettings
 from index.store import (
     check_compatible,
@@ -32,6 +34,24 @@ def sentence_keys(passages: list[Passage]) -> dict[tuple[str, int, int], int]:
         for s, e in p.sentences:
             rows.setdefault((p.doc_id, s, e), len(rows))
     return rows
+
+
+def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0
+              ) -> list[tuple[int, float]]:
+    """The ``k`` rows of ``vectors`` with the highest inner product with the query, best first
+    (ties by row), numbered from ``offset``."""
+    k = min(k, len(vectors))
+    if k <= 0:
+        return []
+    sims = vectors @ query.astype(np.float32)
+    top = np.argpartition(-sims, k - 1)[:k]
+    top = top[np.lexsort((top, -sims[top]))]
+    return [(int(i) + offset, float(sims[i])) for i in top]
+
+
+def merged(a: list[tuple[int, float]], b: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+    """The ``k`` best of two lists of (row, score), best first (ties by row)."""
+    return sorted(a + b, key=lambda hit: (-hit[1], hit[0]))[:k]
 
 
 @dataclass
@@ -55,6 +75,12 @@ class SearchIndex:
     engine: Any = None
     owners: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     owner_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    # the delta segment (index.delta): its passages' and sentences' first rows and vectors,
+    # searched exactly beside the base's indexes
+    delta_start: int = 0
+    delta_vectors: np.ndarray | None = None
+    delta_sentence_start: int = 0
+    delta_sentence_vectors: np.ndarray | None = None
     _rows: dict[str, int] | None = field(default=None, repr=False)  # row of each passage id
 
     @classmethod
@@ -83,7 +109,8 @@ class SearchIndex:
             msg = f"The BM25 index is unreadable ({exc}). {rebuild_hint(index_dir)}"
             raise IndexCorrupt(msg) from exc
         n = len(passages)
-        if not (n == manifest["count"] == dense.ntotal == bm25.size == len(vectors)):
+        n_delta, _ = delta_counts(manifest)
+        if not (n == manifest["count"] - n_delta == dense.ntotal == bm25.size == len(vectors)):
             raise IndexCorrupt(
                 f"The index files disagree on the passage count ({n} passages, "
                 f"{dense.ntotal} vectors, {bm25.size} BM25 rows). {rebuild_hint(index_dir)}"
@@ -91,8 +118,26 @@ class SearchIndex:
         sent_vecs = None
         if (version / "sentences.npy").is_file():
             sent_vecs = load_rows(version / "sentences.npy", index_dir, settings.ann_threshold)
-        return cls._assemble(version, manifest, passages, vectors, dense, bm25, sent_vecs,
-                             settings, saved_sentence_index=version / "sentences.faiss")
+        delta = read_delta(version, manifest, index_dir)
+        if delta is None:
+            return cls._assemble(version, manifest, passages, vectors, dense, bm25, sent_vecs,
+                                 settings, saved_sentence_index=version / "sentences.faiss")
+        # the delta's rows follow the base's (index.delta)
+        base_sentences = len(sent_vecs) if sent_vecs is not None else 0
+        if (sent_vecs is None) != (delta.sentence_vectors is None):
+            raise IndexCorrupt(f"The index's delta segment and its base disagree on sentence "
+                               f"vectors. {rebuild_hint(index_dir)}")
+        if sent_vecs is not None:
+            sent_vecs = StackedRows([sent_vecs, delta.sentence_vectors])
+        index = cls._assemble(version, manifest, passages + delta.passages,
+                              StackedRows([vectors, delta.vectors]), dense,
+                              SegmentedBM25(bm25, delta.bm25), sent_vecs, settings,
+                              saved_sentence_index=version / "sentences.faiss",
+                              base_sentences=base_sentences)
+        index.delta_start, index.delta_vectors = n, delta.vectors
+        index.delta_sentence_start = base_sentences
+        index.delta_sentence_vectors = delta.sentence_vectors
+        return index
 
     @classmethod
     def _load_milvus(cls, settings: IndexSettings) -> SearchIndex:
@@ -114,7 +159,10 @@ class SearchIndex:
     @classmethod
     def _assemble(cls, version: Path, manifest: dict[str, Any], passages: list[Passage],
                   vectors: np.ndarray, dense: Any, bm25: BM25Index, sent_vecs: np.ndarray | None,
-                  settings: IndexSettings, saved_sentence_index: Path | None = None) -> SearchIndex:
+                  settings: IndexSettings, saved_sentence_index: Path | None = None,
+                  base_sentences: int | None = None) -> SearchIndex:
+        """The index over ``passages``; ``base_sentences``: how many of the sentence vectors
+        the saved sentence index holds (all of them, unless a delta segment follows)."""
         index_dir = settings.index_dir
         rows: dict[tuple[str, int, int], int] = {}
         if sent_vecs is not None:
@@ -137,14 +185,15 @@ class SearchIndex:
             try:  # an ANN index above the threshold; indexes built before it get one in memory
                 if saved is not None and saved.is_file():
                     sent_dense = load_faiss(saved, settings.hnsw_ef_search)
-                elif len(sent_vecs) >= settings.ann_threshold:
+                elif base_sentences is None and len(sent_vecs) >= settings.ann_threshold:
                     sent_dense = build_faiss(sent_vecs, settings.ann_threshold, settings.hnsw_m,
                                              settings.hnsw_ef_search, settings.hnsw_vectors,
                                              settings.hnsw_ef_construction)
             except RuntimeError as exc:
                 raise IndexCorrupt(f"sentences.faiss is unreadable ({exc}). "
                                    f"{rebuild_hint(index_dir)}") from exc
-            if sent_dense is not None and sent_dense.ntotal != len(sent_vecs):
+            in_graph = len(sent_vecs) if base_sentences is None else base_sentences
+            if sent_dense is not None and sent_dense.ntotal != in_graph:
                 raise IndexCorrupt(f"sentences.faiss does not match the sentences. "
                                    f"{rebuild_hint(index_dir)}")
             index.attach_sentence_index(sent_dense)
@@ -167,8 +216,13 @@ class SearchIndex:
         if self.engine is not None:
             return self.engine.dense(query_vector, k)
         if kind_of(self.dense) == "hnsw-int8":  # approximate codes: exact scores decide
-            return reranked(self.dense, self.vectors, query_vector, k)
-        return search_faiss(self.dense, query_vector, k)
+            found = reranked(self.dense, self.vectors, query_vector, k)
+        else:
+            found = search_faiss(self.dense, query_vector, k)
+        if self.delta_vectors is not None:
+            found = merged(found, exact_top(self.delta_vectors, query_vector, k,
+                                            self.delta_start), k)
+        return found
 
     def row_of(self, passage_id: str) -> int | None:
         """The row of a passage (by id), or None."""
@@ -205,7 +259,11 @@ class SearchIndex:
             return np.zeros(0, dtype=np.int64)
         want = min(3 * k, len(self.sentence_vectors))
         if self.sentence_dense is not None:
-            rows = [row for row, _ in search_faiss(self.sentence_dense, query_vector, want)]
+            hits = search_faiss(self.sentence_dense, query_vector, want)
+            if self.delta_sentence_vectors is not None:
+                hits = merged(hits, exact_top(self.delta_sentence_vectors, query_vector, want,
+                                              self.delta_sentence_start), want)
+            rows = [row for row, _ in hits]
         else:
             sims = self.sentence_vectors @ query_vector
             top = np.argpartition(-sims, want - 1)[:want]

@@ -2,6 +2,10 @@
 
     index_dir/CURRENT        name of the live version directory
     index_dir/v-…/manifest.json, passages.jsonl, vectors.npy, sentences.npy, dense.faiss, bm25/
+    index_dir/v-…/delta/      documents added since the base was built (index.delta), if any
+
+An update that only adds documents to a large index hard-links the base files of the live
+version into the new one and writes only the delta.
 
 A build writes a new version in a temporary directory, renames it into place, then replaces
 CURRENT (os.replace is atomic), so a crash at any moment leaves the previous index live.
@@ -119,20 +123,41 @@ class VersionWriter:
         self.tmp = self.index_dir / f".tmp-{uuid.uuid4().hex[:12]}"
         self.tmp.mkdir()
 
-    def write_passages(self, passages: list[Passage]) -> None:
-        with open(self.tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+        self.linked: dict[str, str] = {}  # files of the live version, by their recorded hash
+
+    def write_passages(self, passages: list[Passage], name: str = "passages.jsonl") -> None:
+        (self.tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        with open(self.tmp / name, "w", encoding="utf-8") as f:
             for p in passages:
                 f.write(json.dumps(p.to_json(), ensure_ascii=False) + "\n")
 
     def write_array(self, name: str, array: np.ndarray) -> None:
+        (self.tmp / name).parent.mkdir(parents=True, exist_ok=True)
         np.save(self.tmp / name, np.ascontiguousarray(array, dtype=np.float32), allow_pickle=False)
+
+    def link(self, version: Path, files: dict[str, str]) -> None:
+        """Carry files of the live ``version`` (name: recorded SHA-256) into the new one
+        unread: hard links where the file system has them, else copies. Versions never write
+        into a file once published, so sharing one is safe."""
+        for rel, digest in files.items():
+            target = self.tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(version / rel, target)
+            except OSError:
+                shutil.copy2(version / rel, target)
+            self.linked[rel] = digest
 
     def publish(self, manifest: dict[str, Any]) -> Path:
         files = {}
         for path in sorted(self.tmp.rglob("*")):
             if path.is_file():
+                rel = path.relative_to(self.tmp).as_posix()
+                if rel in self.linked:  # already on disk and hashed in the live version
+                    files[rel] = self.linked[rel]
+                    continue
                 _fsync_file(path)
-                files[path.relative_to(self.tmp).as_posix()] = file_sha256(path)
+                files[rel] = file_sha256(path)
         manifest = {**manifest, "format_version": FORMAT_VERSION, "files": files}
         (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         _fsync_file(self.tmp / MANIFEST)

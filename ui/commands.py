@@ -63,6 +63,9 @@ def print_build_report(report: Any, list_unchanged: int = 50) -> None:
     if report.extended:
         print(f"{report.extended} HNSW index{'es' if report.extended > 1 else ''} extended "
               "with the new rows, not rebuilt")
+    if report.delta_passages:
+        print(f"{report.delta_passages} added passages kept in the delta segment beside the "
+              "unchanged base (merged into it when the delta passes --delta-max-passages)")
 
 
 def build_if_missing(settings: Any, progress: bool = True) -> None:

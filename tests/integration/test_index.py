@@ -189,9 +189,10 @@ def test_added_documents_extend_the_hnsw_indexes_instead_of_rebuilding_them(
         tmp_path: Path, docs_copy: Path, model_path: str, embedder) -> None:  # noqa: ANN001
     from index.dense import kind_of
 
-    # a threshold this low puts both the passages and the sentences in HNSW indexes
+    # a threshold this low puts both the passages and the sentences in HNSW indexes; with no
+    # delta segment (tests/integration/test_delta.py) additions extend the graphs
     settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
-                             precision="fp32", ann_threshold=5)
+                             precision="fp32", ann_threshold=5, delta_max_passages=0)
     first = build_index(settings, embedder=embedder)
     before = SearchIndex.load(settings)
     assert kind_of(before.dense) == kind_of(before.sentence_dense) == "hnsw" and first.extended == 0
@@ -277,7 +278,7 @@ def test_files_unchanged_since_the_index_are_not_read_again(
 def test_indexes_are_rebuilt_when_a_changed_document_or_new_settings_would_make_them_differ(
         tmp_path: Path, docs_copy: Path, model_path: str, embedder) -> None:  # noqa: ANN001
     settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
-                             precision="fp32", ann_threshold=5)
+                             precision="fp32", ann_threshold=5, delta_max_passages=0)
     build_index(settings, embedder=embedder)
     # nothing new: the indexes are carried over and nothing is reported as extended
     assert build_index(settings, embedder=embedder).extended == 0
@@ -313,7 +314,8 @@ def test_int8_hnsw_indexes_search_like_exact_and_extend_and_switch_back(
     from index.dense import kind_of
 
     settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
-                             precision="fp32", ann_threshold=5, hnsw_vectors="int8")
+                             precision="fp32", ann_threshold=5, hnsw_vectors="int8",
+                             delta_max_passages=0)
     build_index(settings, embedder=embedder)
     index = SearchIndex.load(settings)
     assert kind_of(index.dense) == kind_of(index.sentence_dense) == "hnsw-int8"

@@ -52,3 +52,44 @@ def test_an_index_without_a_saved_analyser_is_a_mismatch(tmp_path: Path) -> None
     (tmp_path / ANALYZER_FILE).unlink()
     with pytest.raises(IndexMismatch, match="no saved analyser"):
         BM25Index.load(tmp_path)
+
+
+def test_delta_passages_score_as_in_an_index_of_the_whole_collection(tmp_path) -> None:  # noqa: ANN001
+    """Passages added in a delta segment get the scores a rebuilt index would give them (the
+    collection's idf and mean length); the base keeps its own, off by the delta's share."""
+    import numpy as np
+
+    from index.bm25_delta import DeltaBM25, SegmentedBM25
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}x" for i in range(300)]
+    texts = [" ".join(rng.choice(words, rng.integers(5, 40))) for _ in range(500)]
+    texts.append("a novelterm beside w3x")
+    full = BM25Index.build(texts)
+    base = BM25Index.build(texts[:450])
+    base.save(tmp_path / "base")
+    delta = DeltaBM25.build(texts[450:], base.analyze)
+    delta.save(tmp_path / "delta")
+    seg = SegmentedBM25(BM25Index.load(tmp_path / "base"), DeltaBM25.load(tmp_path / "delta"))
+    assert seg.size == full.size == 501
+    for query in ("w1x w2x w3x", "w250x w7x w7x", "novelterm", "absent words"):
+        got, want = seg.scores(query), full.scores(query)
+        assert np.allclose(got[450:], want[450:], atol=1e-5)
+        assert np.abs(got[:450] - want[:450]).max() <= 0.1 * max(want.max(), 1e-9) + 1e-6
+    assert seg.search("novelterm", 3) == full.search("novelterm", 3)[:1] == [(500, full.scores("novelterm")[500])]
+    vocab, idf = seg.idf_table()
+    fvocab, fidf = full.idf_table()
+    assert set(vocab) == {t for t, i in fvocab.items() if i < len(fidf)}
+    assert all(abs(idf[vocab[t]] - fidf[fvocab[t]]) < 1e-9 for t in vocab)
+
+
+def test_a_damaged_delta_bm25_is_refused(tmp_path) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from index.bm25_delta import DeltaBM25
+
+    delta = DeltaBM25.build(["one two", "two three"], BM25Index.build(["some words"]).analyze)
+    delta.save(tmp_path)
+    np.save(tmp_path / "indptr.npy", np.array([0, 1], dtype=np.int64), allow_pickle=False)
+    with pytest.raises(ValueError):
+        DeltaBM25.load(tmp_path)

@@ -65,3 +65,7 @@ def test_build_report_lists_only_what_changed_in_a_large_collection(capsys, tmp_
     out = capsys.readouterr().out
     assert "doc60.txt" in out and "doc0.txt " not in out
     assert "60 unchanged documents" in out and "2 HNSW indexes extended" in out
+    assert "delta" not in out
+    appended = BuildReport(tmp_path, documents=[doc(0, "unchanged"), doc(1, "new")], delta_passages=3)
+    print_build_report(appended)
+    assert "3 added passages kept in the delta segment" in capsys.readouterr().out

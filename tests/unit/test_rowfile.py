@@ -57,3 +57,27 @@ def test_files_that_are_not_such_a_matrix_are_refused(tmp_path: Path) -> None:
     path.write_bytes(b"not an array")
     with pytest.raises(ValueError):
         RowFile(path)
+
+
+def test_stacked_rows_read_like_the_stacked_array(tmp_path: Path) -> None:
+    from index.rowfile import StackedRows
+
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((50, 8)).astype(np.float32)
+    delta = rng.standard_normal((7, 8)).astype(np.float32)
+    whole = np.vstack([base, delta])
+    rows = StackedRows([RowFile(saved(tmp_path, base)), delta])
+    assert len(rows) == 57 and rows.shape == (57, 8) and rows.ndim == 2
+    for key in (0, 49, 50, 56, -1, -8, np.int64(51)):
+        assert np.array_equal(rows[key], whole[key])
+    ids = [55, 3, 49, 50, 50, -1, 0]  # both parts, any order, repeats, negative
+    assert np.array_equal(rows[ids], whole[ids]) and np.array_equal(rows[45:53], whole[45:53])
+    q = rng.standard_normal(8).astype(np.float32)
+    assert np.allclose(rows @ q, whole @ q, atol=1e-5)
+    assert np.array_equal(np.asarray(rows), whole) and rows[[]].shape == (0, 8)
+    with pytest.raises(IndexError):
+        rows[57]
+    with pytest.raises(TypeError):
+        rows[np.ones(57, dtype=bool)]
+    with pytest.raises(ValueError):
+        StackedRows([base, np.zeros((2, 4), dtype=np.float32)])
