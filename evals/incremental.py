@@ -140,14 +140,37 @@ def search_ms(settings: Any, queries: int = 300, seed: int = 11) -> dict[str, fl
     return {name: round(float(np.median(t)), 2) for name, t in times.items()}
 
 
+def delta_search_ms(sizes: list[int], queries: int = 300, seed: int = 3) -> dict[int, float]:
+    """Median milliseconds of the exact searches a delta of each size adds to a question: its
+    passages (top 50) and their sentences (3 a passage, top 150), random unit vectors."""
+    from index.search import exact_top
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for n in sizes:
+        passages = rng.standard_normal((n, 384), dtype=np.float32)
+        sentences = rng.standard_normal((3 * n, 384), dtype=np.float32)
+        times = []
+        for _ in range(queries):
+            q = rng.standard_normal(384, dtype=np.float32)
+            started = time.perf_counter()
+            exact_top(passages, q, 50)
+            exact_top(sentences, q, 150)
+            times.append((time.perf_counter() - started) * 1000)
+        out[n] = round(float(np.median(times)), 2)
+    return out
+
+
 def measure(passages: int, add: int, seed: int = 7, full_rebuild: bool = True,
-            hnsw_vectors: str = "float32") -> dict[str, Any]:
+            hnsw_vectors: str = "float32", keep: Path | None = None) -> dict[str, Any]:
     """Build, add documents (to the delta segment), merge the delta into the base (the update
     with no delta: the HNSW graphs extended, everything else written whole), and optionally
     rebuild everything; the searches' cost with the delta and after the merge."""
     from index.settings import IndexSettings
 
-    work = Path(tempfile.mkdtemp(prefix="rag-incremental-"))
+    if keep is not None and keep.exists():
+        raise SystemExit(f"{keep} exists: --keep wants a new folder")
+    work = keep or Path(tempfile.mkdtemp(prefix="rag-incremental-"))
     try:
         docs, extra = work / "docs", work / "extra"
         write_documents(docs, 0, max(1, passages // PARAGRAPHS), seed)
@@ -175,7 +198,8 @@ def measure(passages: int, add: int, seed: int = 7, full_rebuild: bool = True,
         row["real_embedding_of_added_s"] = round(real_embedding_seconds(settings, extra), 1)
         return row
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,9 +212,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the full rebuild (an hour or more at a million passages)")
     parser.add_argument("--hnsw-vectors", choices=("float32", "int8"), default="float32",
                         help="vectors inside the HNSW indexes (int8: a million passages' setting)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="work in this new folder and keep it (documents and index)")
+    parser.add_argument("--delta-sizes", type=int, nargs="*", default=[1_000, 5_000, 10_000],
+                        help="delta sizes whose exact search cost is printed")
+    parser.add_argument("--delta-search-only", action="store_true",
+                        help="print only the delta search cost (seconds, not a build)")
     args = parser.parse_args(argv)
+    if args.delta_search_only:
+        for n, ms in delta_search_ms(args.delta_sizes).items():
+            print(f"a delta of {n:,} passages adds {ms} ms to a question's searches")
+        return 0
     row = measure(args.passages, args.add, args.seed, full_rebuild=not args.no_full_rebuild,
-                  hnsw_vectors=args.hnsw_vectors)
+                  hnsw_vectors=args.hnsw_vectors, keep=args.keep)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "incremental.json").write_text(json.dumps(row, indent=2), encoding="utf-8")
     print(f"{row['passages_before']:,} passages, {row['passages_added']:,} added "
@@ -204,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     print("search ms (median): with the delta "
           + ", ".join(f"{k} {v}" for k, v in row["search_ms_with_delta"].items())
           + "; merged " + ", ".join(f"{k} {v}" for k, v in row["search_ms_merged"].items()))
+    for n, ms in delta_search_ms(args.delta_sizes).items():
+        print(f"a delta of {n:,} passages adds {ms} ms to a question's searches")
     print(f"real model embedding of the added passages and their sentences: "
           f"{row['real_embedding_of_added_s']} s")
     return 0

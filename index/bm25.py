@@ -160,6 +160,17 @@ class BM25Index:
         s = self.scores(query)
         return top_k(s, k, positive_only=True)
 
+    def weighted_scores(self, weights: dict[int, float]) -> np.ndarray:
+        """BM25 of every passage with each term's stored scores (its column) times a weight:
+        index.bm25_delta re-weights the base's idf to the whole collection's."""
+        stored = self._r.scores  # type: ignore[attr-defined]
+        data, indices, indptr = stored["data"], stored["indices"], stored["indptr"]
+        out = np.zeros(self.size, dtype=np.float32)
+        for term, w in weights.items():
+            a, b = int(indptr[term]), int(indptr[term + 1])
+            out[indices[a:b]] += data[a:b] * np.float32(w)  # a column holds each row once
+        return out
+
     def document_frequencies(self) -> tuple[dict[str, int], np.ndarray]:
         """The vocabulary and how many passages hold each of its terms (from the stored score
         matrix, one column per term)."""

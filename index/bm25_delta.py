@@ -4,15 +4,18 @@ of the whole collection, and the two searched as one (index.delta).
 bm25s stores each passage's score per term with the idf and mean length baked in, so adding a
 document to it means indexing the whole collection again (18 s at 100,000 passages). The added
 passages are kept here instead as term counts, and a query scores them with the collection's
-passage count and document frequencies (the base's plus the delta's) and the base's mean
-length, the formula bm25s uses. The base's own scores keep the statistics they were built with:
-with the delta capped at a small share of the collection (IndexSettings.delta_max_passages)
-they differ from a full rebuild's by that share at most, and a merge rebuilds them.
+passage count and document frequencies (the base's plus the delta's) and mean length, the
+formula bm25s uses. The base's stored scores carry its own idf: a query re-weights each term's
+column to the collection's idf, so only their length normalisation keeps the base's mean
+length (the delta is at most a tenth of the base: index.delta_update), until a merge rebuilds
+them.
 """
 
 from __future__ import annotations
 
 import json
+from collections import ChainMap
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +33,10 @@ class DeltaBM25:
 
     def __init__(self, vocab: dict[str, int], indptr: np.ndarray, docs: np.ndarray,
                  counts: np.ndarray, lengths: np.ndarray) -> None:
-        if (len(indptr) != len(vocab) + 1 or len(docs) != len(counts) or indptr[-1] != len(docs)
-                or (len(docs) and docs.max() >= len(lengths))):
+        if (indptr.ndim != 1 or len(indptr) != len(vocab) + 1 or indptr[0] != 0
+                or sorted(vocab.values()) != list(range(len(vocab)))
+                or len(docs) != len(counts) or indptr[-1] != len(docs)
+                or np.any(np.diff(indptr) < 0) or (len(docs) and docs.max() >= len(lengths))):
             raise ValueError("the delta's BM25 arrays disagree with each other")
         self.vocab, self.indptr, self.docs, self.counts = vocab, indptr, docs, counts
         self.lengths = lengths
@@ -89,43 +94,54 @@ class SegmentedBM25:
         self.analyze = base.analyze
         self.k1, self.b = base.k1, base.b
         base_vocab, base_df = base.document_frequencies()
-        self._base_vocab = base_vocab
         n = base.size + delta.size
-        # every term of either segment, base ids first, with the collection's frequencies
-        # (bm25s's vocabulary also holds an empty term, with no column)
-        vocab = {t: i for t, i in base_vocab.items() if i < len(base_df)}
-        next_id = len(base_df)
+        # terms only the delta holds get ids after the base's (bm25s's vocabulary also holds
+        # an empty term with no column, so they start after its highest id)
+        first = max(base_vocab.values(), default=-1) + 1
+        extra: dict[str, int] = {}
         for t in delta.vocab:
-            if t not in vocab:
-                vocab[t], next_id = next_id, next_id + 1
-        df = np.zeros(next_id, dtype=np.float64)
+            if t not in base_vocab:
+                extra[t] = first + len(extra)
+        self._vocab: Mapping[str, int] = ChainMap(base_vocab, extra)  # no copy of the base's
+        df = np.zeros(first + len(extra), dtype=np.float64)
         df[: len(base_df)] = base_df
-        delta_ids = np.fromiter((vocab[t] for t in delta.vocab), dtype=np.int64,
-                                count=len(delta.vocab))
-        np.add.at(df, delta_ids, delta.document_frequencies())
-        self._vocab, self._idf = vocab, bm25_idf(df, float(n))
-        base_total = (base.avg_length or 0.0) * base.size
-        if base.avg_length is None:  # an index saved before the mean was recorded
-            base_total = float(np.mean(delta.lengths)) * base.size if delta.size else 0.0
+        df_delta = delta.document_frequencies()
+        for t, j in delta.vocab.items():
+            df[self._vocab[t]] += df_delta[j]
+        self._idf = bm25_idf(df, float(n))
+        # the base's stored scores carry the idf of the base alone: each term's column is
+        # re-weighted to the collection's idf (the mean length stays the base's)
+        self._reweight = self._idf[: len(base_df)] / bm25_idf(base_df, float(base.size))
+        base_total = (base.avg_length if base.avg_length is not None
+                      else float(np.mean(delta.lengths)) if delta.size else 0.0) * base.size
         self.avg_length = (base_total + float(delta.lengths.sum())) / n if n else 0.0
 
     @property
     def size(self) -> int:
         return self.base.size + self.delta.size
 
-    def idf_table(self) -> tuple[dict[str, int], np.ndarray]:
+    def idf_table(self) -> tuple[Mapping[str, int], np.ndarray]:
         return self._vocab, self._idf
 
     def nbytes(self) -> int:
         d = self.delta
-        return self.base.nbytes() + int(d.indptr.nbytes + d.docs.nbytes + d.counts.nbytes)
+        return self.base.nbytes() + sum(int(getattr(d, a).nbytes) for a in ARRAYS)
+
+    def base_scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 of the base's passages with the collection's idf."""
+        weights: dict[int, float] = {}
+        for t in terms:  # a repeated term counts again, as bm25s does
+            j = self._vocab.get(t)
+            if j is not None and j < len(self._reweight):
+                weights[j] = weights.get(j, 0.0) + float(self._reweight[j])
+        return self.base.weighted_scores(weights)
 
     def delta_scores(self, terms: list[str]) -> np.ndarray:
         """BM25 of the delta's passages, with the collection's idf and mean length."""
         d = self.delta
         out = np.zeros(d.size, dtype=np.float32)
         avg = self.avg_length or 1.0
-        for t in terms:  # a repeated term counts again, as bm25s does
+        for t in terms:
             j = d.vocab.get(t)
             if j is None:
                 continue
@@ -137,7 +153,7 @@ class SegmentedBM25:
 
     def scores(self, query: str | list[str]) -> np.ndarray:
         terms = self.analyze(query) if isinstance(query, str) else query
-        return np.concatenate([self.base.scores(terms), self.delta_scores(terms)])
+        return np.concatenate([self.base_scores(terms), self.delta_scores(terms)])
 
     def search(self, query: str | list[str], k: int) -> list[tuple[int, float]]:
         return top_k(self.scores(query), k, positive_only=True)

@@ -6,7 +6,7 @@ neither loaded nor re-hashed, BM25 is not re-indexed, no vector file or graph is
 It declines (returns False, and the build takes its usual path, merging the delta) when a
 document changed or went, when the HNSW settings are not the base graph's, when the base is
 not an HNSW index (below the ANN threshold a full write is quick), or when the delta would hold
-more than IndexSettings.delta_max_passages passages.
+more than IndexSettings.delta_max_passages passages or a tenth of the base.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from index.doc_entries import clean_document, doc_entry, doc_report, split_docum
 from index.embed import Embedder
 from index.errors import RagIndexError
 from index.load import LoadResult
-from index.search import sentence_keys
 from index.settings import IndexSettings
 from index.store import VersionWriter, check_compatible, live_version, read_manifest
 from index.types import Passage, indexed_text
@@ -48,9 +47,17 @@ def live_manifest(settings: IndexSettings, model: dict[str, Any]) -> tuple[Path,
     return version, manifest
 
 
-def _graph_fits(settings: IndexSettings, manifest: dict[str, Any]) -> bool:
+def delta_cap(settings: IndexSettings, base_passages: int) -> int:
+    """Passages the delta may hold: the setting, and at most a tenth of the base (searched
+    exactly, and the base's BM25 keeps its own mean length: index.bm25_delta)."""
+    return min(settings.delta_max_passages, base_passages // 10)
+
+
+def _graph_fits(settings: IndexSettings, manifest: dict[str, Any], base_passages: int) -> bool:
+    """The base is an HNSW index a full build would make again with these settings."""
     dense = manifest.get("dense") or {}
     return (settings.delta_max_passages > 0 and dense.get("kind") in ("hnsw", "hnsw-int8")
+            and base_passages >= settings.ann_threshold
             and dense.get("hnsw_m") == settings.hnsw_m
             and dense.get("ef_construction") == settings.hnsw_ef_construction
             and dense.get("hnsw_vectors") == settings.hnsw_vectors)
@@ -61,7 +68,10 @@ def append_to_delta(settings: IndexSettings, version: Path, manifest: dict[str, 
                     progress: bool = False) -> bool:
     """Publish a version whose delta holds the live delta plus the new documents of
     ``loaded``, and fill ``report`` (an index.build.BuildReport); False when it cannot."""
-    if not _graph_fits(settings, manifest) or live_version(settings.index_dir) != version:
+    n_delta, _ = delta_counts(manifest)
+    base_passages = int(manifest["count"]) - n_delta
+    if (not _graph_fits(settings, manifest, base_passages)
+            or live_version(settings.index_dir) != version):
         return False
     old_docs: dict[str, Any] = manifest["documents"]
     if set(old_docs) - {d.doc_id for d in loaded.documents}:
@@ -79,7 +89,6 @@ def append_to_delta(settings: IndexSettings, version: Path, manifest: dict[str, 
         entries[doc.doc_id], lines[doc.doc_id] = unchanged_entry(doc, old, int(old["passages"]))
         if entries[doc.doc_id] is None:  # a manifest from before the cleaning figures
             return False
-    n_delta, _ = delta_counts(manifest)
     added: list[Passage] = []
     for doc in new_docs:
         cleaned = clean_document(doc, settings.clean)
@@ -87,9 +96,9 @@ def append_to_delta(settings: IndexSettings, version: Path, manifest: dict[str, 
         entries[doc.doc_id] = doc_entry(doc, cleaned, len(passages))
         lines[doc.doc_id] = doc_report(doc, cleaned, "new", len(passages))
         added.extend(passages)
-    if n_delta + len(added) > settings.delta_max_passages:
+    if n_delta + len(added) > delta_cap(settings, base_passages):
         log.info("the delta would hold %d passages (at most %d): merging it into the base",
-                 n_delta + len(added), settings.delta_max_passages)
+                 n_delta + len(added), delta_cap(settings, base_passages))
         return False
     try:
         old_delta = read_delta(version, manifest, settings.index_dir)
@@ -103,8 +112,13 @@ def append_to_delta(settings: IndexSettings, version: Path, manifest: dict[str, 
                    "sentences.npy" in manifest["files"], progress)
     writer = VersionWriter(settings.index_dir)
     try:
-        writer.link(version, {rel: digest for rel, digest in manifest["files"].items()
-                              if not is_delta_file(rel)})
+        try:
+            writer.link(version, {rel: digest for rel, digest in manifest["files"].items()
+                                  if not is_delta_file(rel)})
+        except OSError as exc:  # a base file is missing: the usual build finds what is wrong
+            log.info("not appending to the delta: %s", exc)
+            writer.abandon()
+            return False
         out = dict(manifest)
         for key in ("files", "format_version", "delta"):
             out.pop(key, None)
@@ -147,9 +161,10 @@ def _grown(settings: IndexSettings, old: DeltaSegment | None, added: list[Passag
     all_vectors = np.vstack([old.vectors if old else empty, vectors]).astype(np.float32)
     sentence_vectors = None
     if sentences:
-        keyed = {(p.doc_id, s, e): p.text[s - p.start : e - p.start]
-                 for p in added for s, e in p.sentences}
-        assert list(keyed) == list(sentence_keys(added))
+        keyed: dict[tuple[str, int, int], str] = {}  # in sentence_keys order
+        for p in added:
+            for s, e in p.sentences:
+                keyed.setdefault((p.doc_id, s, e), p.text[s - p.start : e - p.start])
         new = (embedder.encode_documents(list(keyed.values()), progress=progress) if keyed
                else empty)
         before = old.sentence_vectors if old is not None and old.sentence_vectors is not None else empty

@@ -59,12 +59,12 @@ class SearchIndex:
     directory: Path
     manifest: dict[str, Any]
     passages: list[Passage]
-    vectors: np.ndarray | RowFile
+    vectors: np.ndarray | RowFile | StackedRows
     dense: Any
-    bm25: BM25Index
+    bm25: BM25Index | SegmentedBM25
     # float32 matrices; from a large index's files (index.rowfile: at least ann_threshold
     # rows) only the rows a search asks for are read
-    sentence_vectors: np.ndarray | RowFile | None = None
+    sentence_vectors: np.ndarray | RowFile | StackedRows | None = None
     # each passage's sentence rows, flattened, and where each passage's run starts
     flat_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     row_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -115,7 +115,7 @@ class SearchIndex:
                 f"The index files disagree on the passage count ({n} passages, "
                 f"{dense.ntotal} vectors, {bm25.size} BM25 rows). {rebuild_hint(index_dir)}"
             )
-        sent_vecs = None
+        sent_vecs: np.ndarray | RowFile | StackedRows | None = None
         if (version / "sentences.npy").is_file():
             sent_vecs = load_rows(version / "sentences.npy", index_dir, settings.ann_threshold)
         delta = read_delta(version, manifest, index_dir)
@@ -158,7 +158,9 @@ class SearchIndex:
 
     @classmethod
     def _assemble(cls, version: Path, manifest: dict[str, Any], passages: list[Passage],
-                  vectors: np.ndarray, dense: Any, bm25: BM25Index, sent_vecs: np.ndarray | None,
+                  vectors: np.ndarray | RowFile | StackedRows, dense: Any,
+                  bm25: BM25Index | SegmentedBM25,
+                  sent_vecs: np.ndarray | RowFile | StackedRows | None,
                   settings: IndexSettings, saved_sentence_index: Path | None = None,
                   base_sentences: int | None = None) -> SearchIndex:
         """The index over ``passages``; ``base_sentences``: how many of the sentence vectors

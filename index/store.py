@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -29,7 +30,11 @@ from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound, rebuild_hin
 from index.rowfile import RowFile, rows_of
 from index.types import Passage
 
+log = logging.getLogger(__name__)
+
 FORMAT_VERSION = 2  # 2: the BM25 analyser is saved (bm25/analyzer.json)
+DELTA_FORMAT_VERSION = 3  # 3: format 2 with a delta segment (index.delta)
+READABLE_FORMATS = (FORMAT_VERSION, DELTA_FORMAT_VERSION)
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATA_FILES = ("passages.jsonl", "vectors.npy", "sentences.npy", "dense.faiss")
@@ -70,10 +75,10 @@ def read_manifest(version: Path, index_dir: Path) -> dict[str, Any]:
         raise IndexCorrupt(msg) from exc
     if not isinstance(manifest, dict) or "format_version" not in manifest:
         raise IndexCorrupt(f"{version / MANIFEST} is not an index manifest. {rebuild_hint(index_dir)}")
-    if manifest["format_version"] != FORMAT_VERSION:
+    if manifest["format_version"] not in READABLE_FORMATS:
         raise IndexMismatch(
             f"The index at {index_dir} has format {manifest['format_version']}, this program "
-            f"reads format {FORMAT_VERSION}. {rebuild_hint(index_dir)}"
+            f"reads formats {' and '.join(map(str, READABLE_FORMATS))}. {rebuild_hint(index_dir)}"
         )
     for key in ("model", "settings", "documents", "files", "count"):
         if key not in manifest:
@@ -124,6 +129,7 @@ class VersionWriter:
         self.tmp.mkdir()
 
         self.linked: dict[str, str] = {}  # files of the live version, by their recorded hash
+        self.copied: set[str] = set()  # those of them copied (no hard links): to be synced
 
     def write_passages(self, passages: list[Passage], name: str = "passages.jsonl") -> None:
         (self.tmp / name).parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +151,11 @@ class VersionWriter:
             try:
                 os.link(version / rel, target)
             except OSError:
+                if not self.copied:
+                    log.warning("no hard links in %s: copying the index's files instead",
+                                self.index_dir)
                 shutil.copy2(version / rel, target)
+                self.copied.add(rel)
             self.linked[rel] = digest
 
     def publish(self, manifest: dict[str, Any]) -> Path:
@@ -155,10 +165,15 @@ class VersionWriter:
                 rel = path.relative_to(self.tmp).as_posix()
                 if rel in self.linked:  # already on disk and hashed in the live version
                     files[rel] = self.linked[rel]
+                    if rel in self.copied:
+                        _fsync_file(path)
                     continue
                 _fsync_file(path)
                 files[rel] = file_sha256(path)
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "files": files}
+        # a version with a delta segment is format 3, so a program that predates it says so
+        # instead of finding the counts wrong
+        fmt = DELTA_FORMAT_VERSION if manifest.get("delta") else FORMAT_VERSION
+        manifest = {**manifest, "format_version": fmt, "files": files}
         (self.tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         _fsync_file(self.tmp / MANIFEST)
         name = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"

@@ -203,7 +203,8 @@ class Collection:
         s = old.settings.index
         build_index(s, embedder=old.embedder, progress=True)
         note(0.9, "Switching to the new index")
-        self.current = old.with_index(SearchIndex.load(s))
+        # just built and hashed by this process (an update hashes only what it wrote)
+        self.current = old.with_index(SearchIndex.load(s, verify=False))
         note(1.0, "Done")
 
 

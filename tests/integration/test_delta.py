@@ -53,6 +53,7 @@ def test_added_documents_go_to_the_delta_and_are_found_as_in_a_rebuilt_index(
     assert [p.id for p in after.passages[:n]] == [p.id for p in before.passages]
     assert {p.doc_id for p in after.passages[n:]} == {"0-notes.md"}
     assert after.dense.ntotal == n and after.delta_start == n
+    assert after.manifest["format_version"] == 3  # older programs refuse it by its format
     assert list(after.documents) == sorted(after.documents)  # the manifest in folder order
 
     # the same collection rebuilt whole, for comparison
@@ -83,6 +84,17 @@ def test_added_documents_go_to_the_delta_and_are_found_as_in_a_rebuilt_index(
         got, want = after.bm25.scores(query), rebuilt.bm25.scores(query)
         assert np.allclose(got[n:], want[theirs[2:]], atol=1e-4)
         assert same_rows([after.bm25_search(query, 1)[0][0]], [rebuilt.bm25_search(query, 1)[0][0]])
+
+    # the assistant answers from the delta as from any passage, and the same as when rebuilt
+    from rag.assistant import Assistant
+    from rag.settings import RagSettings
+
+    question = "How many ships did the lighthouse keeper count in the storm?"
+    answers = [Assistant(RagSettings(index=s), index=i, embedder=embedder).answer(question)
+               for s, i in ((settings, after), (whole, rebuilt))]
+    assert not answers[0].abstained and "forty-two" in answers[0].text
+    assert answers[0].citations[0].passage.doc_id == "0-notes.md"
+    assert answers[0].text == answers[1].text
 
     # a second addition joins the same delta; the base is still untouched
     (docs_copy / "zz-harbour.md").write_text(MORE, encoding="utf-8")
@@ -170,3 +182,29 @@ def test_a_damaged_delta_is_reported_and_a_full_build_mends_it(
         SearchIndex.load(settings, verify=False)
     build_index(settings, embedder=embedder, full=True)
     assert len(SearchIndex.load(settings, verify=True).passages) > 0
+
+
+def test_without_hard_links_or_with_a_base_file_missing_an_update_still_succeeds(
+        tmp_path: Path, docs_copy: Path, model_path: str, embedder, monkeypatch) -> None:  # noqa: ANN001
+    settings = settings_for(tmp_path, docs_copy, model_path)
+    build_index(settings, embedder=embedder)
+    inodes = base_inodes(settings)
+
+    def no_links(*_: object) -> None:
+        raise OSError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    (docs_copy / "0-notes.md").write_text(NOTES, encoding="utf-8")
+    copied = build_index(settings, embedder=embedder)
+    assert copied.delta_passages > 0
+    assert all(ino != inodes[f] for f, ino in base_inodes(settings).items())  # copies
+    assert len(SearchIndex.load(settings, verify=True).passages) == copied.passages
+    monkeypatch.undo()
+
+    # a base file gone: no delta; the build finds the damage and builds everything again
+    (live_version(settings.index_dir) / "sentences.faiss").unlink()
+    (docs_copy / "zz-harbour.md").write_text(MORE, encoding="utf-8")
+    mended = build_index(settings, embedder=embedder)
+    assert mended.delta_passages == 0
+    index = SearchIndex.load(settings, verify=True)
+    assert index.manifest["format_version"] == 2 and len(index.passages) == mended.passages
