@@ -162,7 +162,8 @@ def delta_search_ms(sizes: list[int], queries: int = 300, seed: int = 3) -> dict
 
 
 def measure(passages: int, add: int, seed: int = 7, full_rebuild: bool = True,
-            hnsw_vectors: str = "float32", keep: Path | None = None) -> dict[str, Any]:
+            hnsw_vectors: str = "float32", keep: Path | None = None, merge: bool = True,
+            real_embedding: bool = True, graph: dict[str, int] | None = None) -> dict[str, Any]:
     """Build, add documents (to the delta segment), merge the delta into the base (the update
     with no delta: the HNSW graphs extended, everything else written whole), and optionally
     rebuild everything; the searches' cost with the delta and after the merge."""
@@ -176,26 +177,28 @@ def measure(passages: int, add: int, seed: int = 7, full_rebuild: bool = True,
         write_documents(docs, 0, max(1, passages // PARAGRAPHS), seed)
         write_documents(extra, 10**6, max(1, add // PARAGRAPHS), seed + 1)
         settings = IndexSettings(docs_dir=docs, index_dir=work / "index", cache_dir=work / "cache",
-                                 delta_max_passages=max(add * 2, 1), hnsw_vectors=hnsw_vectors)
+                                 delta_max_passages=max(add * 2, 1), hnsw_vectors=hnsw_vectors,
+                                 **(graph or {}))
         embedder = RandomEmbedder(settings.model_path, seed)
         first, base_steps = timed_build(settings, embedder, full=True)
         for f in extra.iterdir():
             shutil.copy(f, docs / f.name)
         update, steps = timed_build(settings, embedder)
-        with_delta = search_ms(settings)
-        merged, merge_steps = timed_build(settings.model_copy(update={"delta_max_passages": 0}),
-                                          embedder)
-        after_merge = search_ms(settings)
-        row = {"passages_before": sum(d.passages for d in first.documents),
-               "passages_added": update.embedded_passages,
-               "reused_passages": update.reused_passages,
-               "delta_passages": update.delta_passages, "merge_extended": merged.extended,
-               "dense_kind": update.dense_kind,
-               "first_build": base_steps, "update": steps, "merge": merge_steps,
-               "search_ms_with_delta": with_delta, "search_ms_merged": after_merge}
+        row: dict[str, Any] = {
+            "passages_before": sum(d.passages for d in first.documents),
+            "passages_added": update.embedded_passages, "reused_passages": update.reused_passages,
+            "delta_passages": update.delta_passages, "dense_kind": update.dense_kind,
+            "graph": graph or {}, "first_build": base_steps, "update": steps,
+            "search_ms_with_delta": search_ms(settings)}
+        if merge:
+            merged, row["merge"] = timed_build(
+                settings.model_copy(update={"delta_max_passages": 0}), embedder)
+            row["merge_extended"] = merged.extended
+            row["search_ms_merged"] = search_ms(settings)
         if full_rebuild:
             row["full_rebuild"] = timed_build(settings, embedder, full=True)[1]
-        row["real_embedding_of_added_s"] = round(real_embedding_seconds(settings, extra), 1)
+        if real_embedding:
+            row["real_embedding_of_added_s"] = round(real_embedding_seconds(settings, extra), 1)
         return row
     finally:
         if keep is None:
@@ -212,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the full rebuild (an hour or more at a million passages)")
     parser.add_argument("--hnsw-vectors", choices=("float32", "int8"), default="float32",
                         help="vectors inside the HNSW indexes (int8: a million passages' setting)")
+    parser.add_argument("--no-merge", action="store_true", help="skip the merge")
+    parser.add_argument("--no-real-embedding", action="store_true",
+                        help="skip embedding the added documents with the real model")
+    parser.add_argument("--hnsw-m", type=int, default=None,
+                        help="HNSW links (default: the setting's); the update does not read the "
+                        "graphs, so a cheaper graph times the same update")
+    parser.add_argument("--hnsw-ef-construction", type=int, default=None)
     parser.add_argument("--keep", type=Path, default=None,
                         help="work in this new folder and keep it (documents and index)")
     parser.add_argument("--delta-sizes", type=int, nargs="*", default=[1_000, 5_000, 10_000],
@@ -224,12 +234,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"a delta of {n:,} passages adds {ms} ms to a question's searches")
         return 0
     row = measure(args.passages, args.add, args.seed, full_rebuild=not args.no_full_rebuild,
-                  hnsw_vectors=args.hnsw_vectors, keep=args.keep)
+                  hnsw_vectors=args.hnsw_vectors, keep=args.keep, merge=not args.no_merge,
+                  real_embedding=not args.no_real_embedding,
+                  graph={k: v for k, v in (("hnsw_m", args.hnsw_m),
+                                           ("hnsw_ef_construction", args.hnsw_ef_construction))
+                         if v is not None})
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "incremental.json").write_text(json.dumps(row, indent=2), encoding="utf-8")
     print(f"{row['passages_before']:,} passages, {row['passages_added']:,} added "
           f"({row['reused_passages']:,} reused, {row['delta_passages']:,} in the delta), "
           f"dense index {row['dense_kind']}")
+    if row["graph"]:
+        print(f"HNSW graphs built with {row['graph']}")
     columns = [c for c in ("update", "merge", "full_rebuild") if c in row]
     print("| step | " + " | ".join(f"{c.replace('_', ' ')} s" for c in columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
@@ -237,11 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {step} | " + " | ".join(f"{row[c].get(step, 0.0):.1f}" for c in columns) + " |")
     print("search ms (median): with the delta "
           + ", ".join(f"{k} {v}" for k, v in row["search_ms_with_delta"].items())
-          + "; merged " + ", ".join(f"{k} {v}" for k, v in row["search_ms_merged"].items()))
+          + ("; merged " + ", ".join(f"{k} {v}" for k, v in row["search_ms_merged"].items())
+             if "search_ms_merged" in row else ""))
     for n, ms in delta_search_ms(args.delta_sizes).items():
         print(f"a delta of {n:,} passages adds {ms} ms to a question's searches")
-    print(f"real model embedding of the added passages and their sentences: "
-          f"{row['real_embedding_of_added_s']} s")
+    if "real_embedding_of_added_s" in row:
+        print(f"real model embedding of the added passages and their sentences: "
+              f"{row['real_embedding_of_added_s']} s")
     return 0
 
 

@@ -57,10 +57,11 @@ class IndexSettings(Settings):
     hnsw_vectors: HnswVectors = Field("float32", description="vectors inside HNSW indexes: "
                                       "float32, or int8 codes (a quarter of the memory)")
     # documents added to an HNSW index go to a delta segment searched exactly beside it
-    # (index.delta), so an update writes only them; past this many passages the next build
-    # merges the delta into the base. 0: always merge. The delta's exact search costs a
-    # question about 1.5 ms per 1,000 passages here (figures in the README, "Adding to a large
-    # collection")
+    # (index.delta), so an update writes only them; past this many passages (or a tenth of the
+    # base) the next build merges the delta into the base. 0: always merge. The delta's exact
+    # search adds to a question 0.35 ms at 1,000 passages (and their 3,000 sentences), 2.5 ms
+    # at 5,000, 4.6 ms at 10,000 (python -m evals.incremental --delta-search-only; merging
+    # costs a million-passage index minutes: README, "Adding to a large collection")
     delta_max_passages: int = Field(5_000, ge=0, description="passages added to an HNSW index "
                                     "that an update keeps in a delta segment before merging")
     precision: Precision = Field("auto", description="embedding precision (auto: bf16 only with AMX)")
