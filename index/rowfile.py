@@ -57,10 +57,13 @@ class RowFile:
 
     def _read_run(self, out: np.ndarray, first: int) -> None:
         """Fill ``out`` (consecutive rows) from row ``first`` on."""
-        want = out.nbytes
-        got = os.preadv(self._fd, [memoryview(out).cast("B")], self._offset + first * self._row_bytes)
-        if got != want:
-            raise ValueError(f"{self.path.name} was cut short while being read")
+        view = memoryview(out).cast("B")
+        done, start = 0, self._offset + first * self._row_bytes
+        while done < len(view):  # Linux reads at most about 2 GB a call: read on
+            got = os.preadv(self._fd, [view[done:]], start + done)
+            if got <= 0:
+                raise ValueError(f"{self.path.name} was cut short while being read")
+            done += got
 
     def _rows(self, ids: np.ndarray) -> np.ndarray:
         n = self.shape[0]

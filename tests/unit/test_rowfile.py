@@ -81,3 +81,20 @@ def test_stacked_rows_read_like_the_stacked_array(tmp_path: Path) -> None:
         rows[np.ones(57, dtype=bool)]
     with pytest.raises(ValueError):
         StackedRows([base, np.zeros((2, 4), dtype=np.float32)])
+
+
+def test_a_read_returning_part_of_a_run_is_continued(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Linux returns at most about 2 GB from one read: a long run is read in several calls."""
+    import os
+
+    m = np.random.default_rng(2).standard_normal((1000, 8)).astype(np.float32)
+    rows = RowFile(saved(tmp_path, m))
+    real = os.preadv
+    calls = []
+
+    def partial(fd: int, buffers: list, offset: int) -> int:  # at most 1,000 bytes a call
+        calls.append(offset)
+        return real(fd, [buffers[0][:1000]], offset)
+
+    monkeypatch.setattr(os, "preadv", partial)
+    assert np.array_equal(rows[0:1000], m) and len(calls) > 30
