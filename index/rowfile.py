@@ -22,7 +22,42 @@ import numpy as np
 CHUNK = 65_536  # rows per read when the whole matrix is scanned
 
 
-class RowFile:
+class _Rows:
+    """What both row readers share: taking rows by an int, a slice or a list of ints (any
+    order, repeats, negatives counted from the end); subclasses set ``shape`` and ``_take``."""
+
+    shape: tuple[int, int]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def _take(self, ids: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        n = self.shape[0]
+        if ids.size and (ids.min() < -n or ids.max() >= n):
+            raise IndexError(f"row out of range for {n} rows")
+        ids = np.where(ids < 0, ids + n, ids)
+        return self._take(ids)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            return self._rows(np.array([int(key)], dtype=np.int64))[0]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            return self._rows(np.arange(start, stop, step, dtype=np.int64))
+        ids = np.asarray(key)
+        if ids.dtype == bool or ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise TypeError(f"rows are taken by an int, a slice or a list of ints, not {key!r:.60}")
+        return self._rows(ids.astype(np.int64, copy=False))
+
+
+class RowFile(_Rows):
     """A read-only 2-D float32 matrix in a ``.npy`` file: ``len``, ``shape``, ``rows[i]``,
     ``rows[a:b]``, ``rows[ids]`` (any order, repeats allowed), ``rows @ vector`` and
     ``np.asarray(rows)``. ValueError when the file is not such a matrix or is truncated."""
@@ -48,13 +83,6 @@ class RowFile:
         self._fd = os.open(self.path, os.O_RDONLY)
         weakref.finalize(self, os.close, self._fd)
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    @property
-    def ndim(self) -> int:
-        return 2
-
     def _read_run(self, out: np.ndarray, first: int) -> None:
         """Fill ``out`` (consecutive rows) from row ``first`` on."""
         view = memoryview(out).cast("B")
@@ -65,11 +93,8 @@ class RowFile:
                 raise ValueError(f"{self.path.name} was cut short while being read")
             done += got
 
-    def _rows(self, ids: np.ndarray) -> np.ndarray:
-        n = self.shape[0]
-        if ids.size and (ids.min() < -n or ids.max() >= n):
-            raise IndexError(f"row out of range for {n} rows")
-        ids = np.where(ids < 0, ids + n, ids)
+    def _take(self, ids: np.ndarray) -> np.ndarray:
+        """The rows ``ids`` (non-negative, in range)."""
         out = np.empty((len(ids), self.shape[1]), dtype=np.float32)
         if not len(ids):
             return out
@@ -79,16 +104,6 @@ class RowFile:
             self._read_run(out[a:b], int(ids[a]))
         return out
 
-    def __getitem__(self, key: Any) -> np.ndarray:
-        if isinstance(key, (int, np.integer)):
-            return self._rows(np.array([int(key)], dtype=np.int64))[0]
-        if isinstance(key, slice):
-            start, stop, step = key.indices(self.shape[0])
-            return self._rows(np.arange(start, stop, step, dtype=np.int64))
-        ids = np.asarray(key)
-        if ids.dtype == bool or ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-            raise TypeError(f"rows are taken by an int, a slice or a list of ints, not {key!r:.60}")
-        return self._rows(ids.astype(np.int64, copy=False))
 
     def __matmul__(self, other: np.ndarray) -> np.ndarray:
         """Every row times ``other``, read a chunk at a time."""
@@ -113,7 +128,7 @@ def rows_of(path: Path, in_memory_below: int) -> np.ndarray | RowFile:
     return np.asarray(rows) if len(rows) < in_memory_below else rows
 
 
-class StackedRows:
+class StackedRows(_Rows):
     """Matrices (arrays or RowFiles) one after another, read as one: ``len``, ``shape``,
     ``rows[i]``, ``rows[a:b]``, ``rows[ids]``, ``rows @ vector`` and ``np.asarray(rows)``
     (an index's base segment and its delta of added documents: index.delta)."""
@@ -126,18 +141,8 @@ class StackedRows:
         self.shape: tuple[int, int] = (int(self._starts[-1]), int(parts[0].shape[1]))
         self.dtype = np.dtype(np.float32)
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    @property
-    def ndim(self) -> int:
-        return 2
-
-    def _rows(self, ids: np.ndarray) -> np.ndarray:
-        n = self.shape[0]
-        if ids.size and (ids.min() < -n or ids.max() >= n):
-            raise IndexError(f"row out of range for {n} rows")
-        ids = np.where(ids < 0, ids + n, ids)
+    def _take(self, ids: np.ndarray) -> np.ndarray:
+        """The rows ``ids`` (non-negative, in range)."""
         out = np.empty((len(ids), self.shape[1]), dtype=np.float32)
         part = np.searchsorted(self._starts, ids, side="right") - 1
         for i, p in enumerate(self.parts):
@@ -146,16 +151,6 @@ class StackedRows:
                 out[mine] = np.asarray(p[ids[mine] - self._starts[i]], dtype=np.float32)
         return out
 
-    def __getitem__(self, key: Any) -> np.ndarray:
-        if isinstance(key, (int, np.integer)):
-            return self._rows(np.array([int(key)], dtype=np.int64))[0]
-        if isinstance(key, slice):
-            start, stop, step = key.indices(self.shape[0])
-            return self._rows(np.arange(start, stop, step, dtype=np.int64))
-        ids = np.asarray(key)
-        if ids.dtype == bool or ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-            raise TypeError(f"rows are taken by an int, a slice or a list of ints, not {key!r:.60}")
-        return self._rows(ids.astype(np.int64, copy=False))
 
     def __matmul__(self, other: np.ndarray) -> np.ndarray:
         return np.concatenate([np.asarray(p @ other, dtype=np.float32) for p in self.parts])

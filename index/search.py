@@ -267,9 +267,7 @@ class SearchIndex:
                                               self.delta_sentence_start), want)
             rows = [row for row, _ in hits]
         else:
-            sims = self.sentence_vectors @ query_vector
-            top = np.argpartition(-sims, want - 1)[:want]
-            rows = top[np.lexsort((top, -sims[top]))].tolist()
+            rows = [row for row, _ in exact_top(self.sentence_vectors, query_vector, want)]
         out: dict[int, None] = {}
         for row in rows:
             for p in self.owners[self.owner_offsets[row]:self.owner_offsets[row + 1]]:
