@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -54,29 +55,31 @@ def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     if not folder.is_dir():
         raise NoDocuments(f"Documents folder not found: {folder}. Pass --docs DIR.")
     result = LoadResult()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+    for doc_id, entry_os in _walk(folder, result):
+        dot = entry_os.name.rfind(".")
+        if dot <= 0 or entry_os.name[dot:].lower() not in SUFFIXES:
             continue
-        if path.suffix.lower() not in SUFFIXES:
-            continue
-        doc_id = path.relative_to(folder).as_posix()
         try:
             entry = known.get(doc_id) if known else None
             if entry is not None:
-                st = path.stat()
+                st = entry_os.stat()
                 if (st.st_size <= max_file_bytes and entry.get("size") == st.st_size
                         and entry.get("mtime_ns") == st.st_mtime_ns and entry.get("sha256")
                         and st.st_mtime_ns < int(entry.get("read_ns", 0)) - STABLE_NS):
                     result.documents.append(Document(
-                        doc_id=doc_id, path=str(path), text="", sha256=str(entry["sha256"]),
+                        doc_id=doc_id, path=entry_os.path, text="", sha256=str(entry["sha256"]),
                         kind=str(entry.get("kind", "")), title=str(entry.get("title", "")),
                         author=str(entry.get("author", "")), size=st.st_size,
                         mtime_ns=st.st_mtime_ns, read_ns=int(entry["read_ns"])))
                     continue
+            path = Path(entry_os.path)
             result.documents.append(load_file(path, doc_id, max_file_bytes))
         except UnusableFile as exc:
             log.warning("skipped %s: %s", doc_id, exc)
             result.skipped.append(Skipped(doc_id, str(exc)))
+        except OSError as exc:  # went or became unreadable while the folder was read
+            log.warning("skipped %s: %s", doc_id, exc)
+            result.skipped.append(Skipped(doc_id, f"cannot read it: {exc.strerror or exc}"))
     if not result.documents:
         reasons = "; ".join(f"{s.path}: {s.reason}" for s in result.skipped) or "no files"
         raise NoDocuments(
@@ -84,6 +87,36 @@ def load_folder(folder: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
             f"Found: {reasons}."
         )
     return result
+
+
+def _walk(folder: Path, result: LoadResult) -> list[tuple[str, os.DirEntry[str]]]:
+    """Every file below ``folder`` as (document id, directory entry), in path order, without
+    hidden files and folders; symlinked folders are not followed (as ``Path.rglob``). One
+    ``scandir`` per folder: a 100,000-file folder is listed in a fraction of what ``rglob`` and
+    a ``stat`` per path took (python -m evals.incremental's read step). A folder that cannot be
+    listed is reported as skipped."""
+    found: list[tuple[tuple[str, ...], str, os.DirEntry[str]]] = []
+    stack: list[tuple[tuple[str, ...], str]] = [((), str(folder))]
+    while stack:
+        parts, path = stack.pop()
+        try:
+            with os.scandir(path) as entries:
+                for e in entries:
+                    if e.name.startswith("."):
+                        continue
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            stack.append(((*parts, e.name), e.path))
+                        elif e.is_file():
+                            found.append(((*parts, e.name), "/".join((*parts, e.name)), e))
+                    except OSError:
+                        continue
+        except OSError as exc:
+            where = "/".join(parts) or "."
+            log.warning("skipped folder %s: %s", where, exc)
+            result.skipped.append(Skipped(where, f"cannot list the folder: {exc.strerror or exc}"))
+    found.sort(key=lambda t: t[0])
+    return [(doc_id, e) for _, doc_id, e in found]
 
 
 def load_file(path: Path, doc_id: str, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Document:

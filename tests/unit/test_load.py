@@ -170,3 +170,62 @@ def test_missing_folder(tmp_path: Path) -> None:
 def test_empty_folder_says_no_files(tmp_path: Path) -> None:
     with pytest.raises(NoDocuments, match="Found: no files"):
         load_folder(tmp_path)
+
+
+def test_folder_order_hidden_parts_and_symlinked_folders(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    names = ["b.txt", "a/z.md", "a/b/c.txt", "a-b.txt", "A.txt", "a/.hidden/x.txt", ".notes/y.txt",
+             "a/.x.txt", "a/b/readme.rst"]
+    for name in names:
+        write(docs, name, RECIPE)
+    (docs / "linked").symlink_to(docs / "a", target_is_directory=True)
+    (docs / "link.txt").symlink_to(docs / "b.txt")
+    got = [d.doc_id for d in load_folder(docs).documents]
+    # what sorted(rglob) gave: path order by parts, hidden files and folders left out, a
+    # symlinked folder not followed, a symlinked file read
+    expected = sorted(
+        (p for p in docs.rglob("*") if p.is_file()
+         and not any(part.startswith(".") for part in p.relative_to(docs).parts)
+         and p.suffix in (".txt", ".md") and not (p.parent.is_symlink())),
+    )
+    assert got == [p.relative_to(docs).as_posix() for p in expected]
+    assert got == ["A.txt", "a/b/c.txt", "a/z.md", "a-b.txt", "b.txt", "link.txt"]
+    assert all(Path(d.path).is_file() for d in load_folder(docs).documents)
+
+
+def test_a_folder_that_cannot_be_listed_is_skipped_with_a_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    docs = tmp_path / "docs"
+    write(docs, "ok.txt", RECIPE)
+    write(docs, "locked/inner.txt", RECIPE)
+    real = os.scandir
+
+    def scandir(path: str):  # noqa: ANN202 - os.scandir's iterator
+        if path.endswith("locked"):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = load_folder(docs)
+    assert [d.doc_id for d in result.documents] == ["ok.txt"]
+    assert [(s.path, s.reason) for s in result.skipped] == [
+        ("locked", "cannot list the folder: Permission denied")]
+
+
+def test_unchanged_files_are_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = tmp_path / "docs"
+    write(docs, "one.txt", RECIPE)
+    write(docs, "sub/two.txt", RECIPE + "More.\n")
+    first = load_folder(docs)
+    known = {d.doc_id: {"size": d.size, "mtime_ns": d.mtime_ns, "sha256": d.sha256,
+                        "read_ns": d.mtime_ns + 10**10, "kind": d.kind, "title": d.title,
+                        "author": d.author} for d in first.documents}
+    write(docs, "three.txt", RECIPE)
+    again = load_folder(docs, known=known)
+    by_id = {d.doc_id: d for d in again.documents}
+    assert by_id["one.txt"].text == "" and by_id["sub/two.txt"].text == ""
+    assert by_id["sub/two.txt"].sha256 == first.documents[1].sha256
+    assert by_id["sub/two.txt"].path == str(docs / "sub" / "two.txt")
+    assert by_id["three.txt"].text == RECIPE
