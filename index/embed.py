@@ -1,4 +1,5 @@
-"""Sentence-transformers embeddings: lazy model load, bf16 where the CPU has it, fp32 otherwise."""
+"""Sentence-transformers embeddings: lazy model load, bf16 where the CPU has it, fp32 otherwise;
+int8 documents on ONNX Runtime when asked for."""
 
 from __future__ import annotations
 
@@ -79,8 +80,8 @@ class Embedder:
     def __init__(self, model_path: str, precision: str = "auto", batch_size: int = 16,
                  query_encoder: str = "torch", cache_dir: Path | None = None,
                  document_encoder: str = "torch") -> None:
-        if precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+        if precision not in ("auto", "fp32", "bf16", "int8"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or int8, not {precision!r}")
         for name, value in (("query_encoder", query_encoder), ("document_encoder", document_encoder)):
             if value not in ("auto", "onnx", "torch"):
                 raise ValueError(f"{name} must be auto, onnx or torch, not {value!r}")
@@ -108,9 +109,11 @@ class Embedder:
         """The exported model for queries: one thread per query (see OnnxQueryEncoder)."""
         return self._onnx_session("queries", self.query_encoder, None)
 
-    def _onnx_session(self, use: str, choice: str, threads: int | None) -> Any:
+    def _onnx_session(self, use: str, choice: str, threads: int | None, int8: bool = False) -> Any:
         """The ONNX Runtime encoder for ``use`` ("queries" or "documents"), made on first use;
-        None when ``choice`` is torch, or auto and ONNX Runtime cannot run (PyTorch then)."""
+        None when ``choice`` is torch, or auto and ONNX Runtime cannot run (PyTorch then).
+        ``int8``: the int8 export; it has no PyTorch fallback (a build would otherwise mix
+        precisions unseen), so ONNX Runtime must run."""
         if choice == "torch" or self._onnx.get(use) is False:
             return None
         if self._onnx.get(use) is None:
@@ -121,9 +124,9 @@ class Embedder:
                     try:
                         self._onnx[use] = OnnxQueryEncoder.load_or_export(
                             self.model_path, self.cache_dir, model_fingerprint(self.model_path),
-                            lambda: self.model, threads=threads)
+                            lambda: self.model, threads=threads, int8=int8)
                     except OnnxUnavailable as exc:
-                        if choice == "onnx":
+                        if choice == "onnx" or int8:
                             raise
                         log.warning("%s use PyTorch: %s", use.capitalize(), exc)
                         self._onnx[use] = False
@@ -168,17 +171,25 @@ class Embedder:
         return "onnx" if self._onnx_document_encoder() is not None else "torch"
 
     def _onnx_document_encoder(self) -> Any:
-        """The exported model in a session with one thread per core (a build has the machine)."""
-        if self.precision != "fp32":
+        """The exported model in a session with one thread per core (a build has the machine);
+        int8 precision: its int8 quantisation."""
+        if self.precision not in ("fp32", "int8"):
             return None
-        return self._onnx_session("documents", self.document_encoder, os.cpu_count() or 1)
+        int8 = self.precision == "int8"  # always ONNX Runtime: document_encoder is for fp32
+        return self._onnx_session("documents", "onnx" if int8 else self.document_encoder,
+                                  os.cpu_count() or 1, int8=int8)
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         onnx = self._onnx_document_encoder()
         if onnx is not None:
-            return onnx.encode_many(texts, self.batch_size, progress)
+            # int8: one text a run. Dynamic quantisation scales activations over the whole
+            # batch, so a text's vector would depend on its batch neighbours; alone it does
+            # not, and needs no padding: 21.2 documents/s against 19.2 in batches of 16 (fp32
+            # 13.7 to 16.3) on 256 SciFact documents here
+            batch = 1 if self.precision == "int8" else self.batch_size
+            return onnx.encode_many(texts, batch, progress)
         with self._autocast():
             vecs = self.model.encode(
                 texts,

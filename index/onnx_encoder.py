@@ -111,6 +111,40 @@ def export(model: Any, fingerprint: dict[str, Any], target: Path) -> Path:
     return target
 
 
+def quantized(fp32: Path) -> Path:
+    """Dynamic int8 quantisation of the fp32 export, per output channel (int8 weights,
+    activations quantised per call), cached beside it as ``<export>-int8``. Per channel: on 256
+    SciFact documents per-tensor int8 kept a cosine to fp32 of only 0.937 on average (0.900 at
+    worst); per channel 0.993 (0.989), 1.6x fp32's documents/s here."""
+    folder = fp32.with_name(fp32.name + "-int8")
+    meta_file = folder / "export.json"
+    if meta_file.is_file():
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        if (meta.get("source_sha256") == json.loads((fp32 / "export.json").read_text(
+                encoding="utf-8")).get("sha256") and (folder / "model.onnx").is_file()
+                and file_sha256(folder / "model.onnx") == meta.get("sha256")):
+            return folder
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise OnnxUnavailable(f"onnxruntime's quantisation is not installed ({exc})") from exc
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".quantize-"))
+    try:
+        quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"),
+                         weight_type=QuantType.QInt8, per_channel=True)
+        meta = json.loads((fp32 / "export.json").read_text(encoding="utf-8"))
+        meta.update({"quantized": "dynamic int8, per channel", "source_sha256": meta["sha256"],
+                     "sha256": file_sha256(tmp / "model.onnx")})
+        (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OnnxUnavailable(f"int8 quantisation failed: {exc}") from exc
+    return folder
+
+
 class OnnxQueryEncoder:
     """Tokenise with the model's own tokenizer.json, run the exported transformer, mean-pool
     and normalise: what sentence-transformers does, without PyTorch on the query path."""
@@ -140,18 +174,19 @@ class OnnxQueryEncoder:
 
     @classmethod
     def load_or_export(cls, model_path: str, cache_dir: Path, fingerprint: dict[str, Any],
-                       model: Any, threads: int | None = None) -> OnnxQueryEncoder:
-        """``model``: a callable returning the loaded SentenceTransformer (only needed to export)."""
+                       model: Any, threads: int | None = None, int8: bool = False) -> OnnxQueryEncoder:
+        """``model``: a callable returning the loaded SentenceTransformer (only needed to export).
+        ``int8``: the export quantised to int8 (made from the fp32 one, cached beside it)."""
         folder = export_dir(cache_dir, fingerprint)
         if not (folder / "export.json").is_file():
             log.info("Exporting the query encoder to ONNX in %s (once per model)", folder)
             export(model(), fingerprint, folder)
         try:
-            return cls(folder, model_path, threads)
+            return cls(quantized(folder) if int8 else folder, model_path, threads)
         except OnnxUnavailable:
             log.warning("The cached ONNX export in %s is damaged; exporting it again", folder)
             export(model(), fingerprint, folder)
-            return cls(folder, model_path, threads)
+            return cls(quantized(folder) if int8 else folder, model_path, threads)
 
     def encode_many(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
         """Documents at build time: batches of similar length (sorted by word pieces, so little

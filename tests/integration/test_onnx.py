@@ -84,3 +84,34 @@ def test_documents_on_onnx_match_pytorch_in_the_given_order(embedder: Embedder, 
     assert Embedder(model_path, "fp32", document_encoder="torch").document_engine == "torch"
     with pytest.raises(ValueError, match="document_encoder"):
         Embedder(model_path, document_encoder="tensorflow")
+
+
+def test_int8_documents_are_close_to_fp32_cached_and_queries_stay_fp32(
+        embedder: Embedder, model_path: str, seed_index, tmp_path: Path) -> None:  # noqa: ANN001
+    int8 = Embedder(model_path, "int8", cache_dir=tmp_path)  # document_encoder's default: torch
+    int8._model = embedder.model
+    texts = [p.text for p in seed_index.passages[:24]]
+    got = int8.encode_documents(texts)
+    want = embedder.model.encode(texts, normalize_embeddings=True)
+    cos = (got * want).sum(axis=1)
+    assert int8.document_engine == "onnx" and int8.precision == "int8"
+    assert cos.min() > 0.97 and cos.mean() > 0.985  # close to fp32 ...
+    assert cos.min() < 0.9999  # ... but quantised, not the fp32 export
+    fp32_folder = export_dir(tmp_path, model_fingerprint(model_path))
+    q_folder = fp32_folder.with_name(fp32_folder.name + "-int8")
+    stamp = (q_folder / "model.onnx").stat().st_mtime_ns
+    again = Embedder(model_path, "int8", cache_dir=tmp_path)
+    again._model = embedder.model
+    assert np.allclose(again.encode_documents(texts[:3]), got[:3], atol=1e-5)
+    assert (q_folder / "model.onnx").stat().st_mtime_ns == stamp  # quantised once
+    q = "Where is he based now?"  # queries use the fp32 export
+    assert float(again.encode_query(q) @ embedder.model.encode(q, normalize_embeddings=True)) > 0.9999
+    with open(q_folder / "model.onnx", "r+b") as f:  # a damaged quantisation is made again
+        f.seek((q_folder / "model.onnx").stat().st_size // 2)
+        f.write(b"\0" * 64)
+    damaged = Embedder(model_path, "int8", cache_dir=tmp_path)
+    damaged._model = embedder.model
+    assert np.allclose(damaged.encode_documents(texts[:3]), got[:3], atol=1e-5)
+    assert not list(tmp_path.glob(".quantize-*"))
+    with pytest.raises(ValueError, match="precision"):
+        Embedder(model_path, "int4")

@@ -1,0 +1,39 @@
+"""evals.build_speed on a small BEIR-layout folder made from the seed articles' paragraphs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evals.build_speed import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def beir_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    rows = []
+    for doc in sorted((ROOT / "seeds").glob("*.txt")):
+        paras = [p.strip() for p in doc.read_text(encoding="utf-8").split("\n\n") if len(p.split()) > 20]
+        rows += [{"_id": f"{doc.stem}-{i}", "title": doc.stem, "text": p} for i, p in enumerate(paras[:6])]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "Who met?"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text(f"query-id\tcorpus-id\tscore\nq1\t{rows[0]['_id']}\t1\n")
+    return folder
+
+
+def test_build_speed_times_builds_against_plain_encoding(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["--beir", str(beir_folder(tmp_path)), "--out", str(out),
+                 "--precision", "fp32", "int8"]) == 0
+    data = json.loads((out / "build_speed.json").read_text())
+    assert data["documents"] == data["plain"]["documents"] >= 6
+    builds = {b["precision"]: b for b in data["builds"]}
+    assert set(builds) == {"fp32", "int8"} and builds["int8"]["engine"] == "onnx"
+    for b in builds.values():
+        assert b["passages"] >= data["documents"] and b["sentences"] > b["passages"]
+        assert 0 < b["passage_embedding_s"] + b["sentence_embedding_s"] <= b["seconds"]
+        assert abs(b["ratio_to_plain"] - b["seconds"] / data["plain"]["seconds"]) < 0.05 * b["ratio_to_plain"] + 0.01
+        assert (out / b["precision"] / "index" / "manifest.json").is_file() or any(
+            (out / b["precision"] / "index").iterdir())
