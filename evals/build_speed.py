@@ -24,6 +24,7 @@ from evals.settings import beir_defaults
 from index.embed import Embedder
 from index.load import LoadResult
 from index.settings import IndexSettings
+from index.types import Document
 
 
 def plain_encode(texts: list[str], model_path: str) -> dict[str, Any]:
@@ -35,7 +36,7 @@ def plain_encode(texts: list[str], model_path: str) -> dict[str, Any]:
     t = time.perf_counter()
     model.encode(texts, normalize_embeddings=True)
     seconds = time.perf_counter() - t
-    return {"seconds": round(seconds, 1), "documents": len(texts),
+    return {"seconds": round(seconds, 1), "exact_seconds": seconds, "documents": len(texts),
             "documents_per_s": round(len(texts) / seconds, 1)}
 
 
@@ -53,22 +54,25 @@ class TimedEmbedder(Embedder):
         return out
 
 
-def timed_build(docs: list[Any], beir: Path, folder: Path, precision: str) -> dict[str, Any]:
+def timed_build(docs: list[Document], beir: Path, folder: Path, precision: str) -> dict[str, Any]:
+    """A full build of ``docs`` with the model loaded and warm (its ONNX export, or int8
+    quantisation, made beforehand), timed whole and per embedding call."""
     from index.build import build_index
 
     defaults = {k: v for k, v in beir_defaults(beir, folder).items() if k in IndexSettings.model_fields}
     settings = IndexSettings(**{**defaults, "index_dir": folder / "index", "precision": precision})
     shutil.rmtree(settings.index_dir, ignore_errors=True)
+    embedder = TimedEmbedder.from_settings(settings)
+    embedder.encode_documents(["Loaded and warm, as the plain model is before its clock starts."])
+    embedder.calls.clear()
     t = time.perf_counter()
-    embedder = TimedEmbedder(settings.model_path, settings.precision, settings.batch_size,
-                             settings.query_encoder, settings.cache_dir, settings.document_encoder)
     report = build_index(settings, full=True, embedder=embedder, documents=LoadResult(documents=docs))
     seconds = time.perf_counter() - t
     calls = embedder.calls
     passages = calls[0] if calls else (0, 0.0)
     rest = calls[1:]
     return {"precision": precision, "engine": embedder.document_engine,
-            "seconds": round(seconds, 1), "passages": passages[0],
+            "seconds": round(seconds, 1), "exact_seconds": seconds, "passages": passages[0],
             "passage_embedding_s": round(passages[1], 1),
             "sentences": sum(n for n, _ in rest),
             "sentence_embedding_s": round(sum(s for _, s in rest), 1),
@@ -77,7 +81,7 @@ def timed_build(docs: list[Any], beir: Path, folder: Path, precision: str) -> di
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--beir", type=Path, required=True, help="BEIR-layout folder (corpus.jsonl, ...)")
     ap.add_argument("--precision", nargs="+", default=["fp32", "int8"],
                     choices=["fp32", "bf16", "int8"], help="document precisions to build with")
@@ -96,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     result["builds"] = []
     for precision in args.precision:
         b = timed_build(docs, args.beir, args.out / precision, precision)
-        b["ratio_to_plain"] = round(b["seconds"] / result["plain"]["seconds"], 2)
+        b["ratio_to_plain"] = round(b.pop("exact_seconds") / result["plain"]["exact_seconds"], 2)
         result["builds"].append(b)
         print(json.dumps(b), flush=True)
+    result["plain"].pop("exact_seconds")
     (args.out / "build_speed.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(f"wrote {args.out / 'build_speed.json'}")
     return 0

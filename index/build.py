@@ -90,11 +90,16 @@ def build_index(
     started = time.perf_counter()
     model = model_fingerprint(settings.model_path)
     live = None if full else live_manifest(settings, model)
+    embedder = embedder or Embedder.from_settings(settings)
+    if live is not None and (live[1]["model"].get("precision") == "int8") != (embedder.precision == "int8"):
+        # int8 and float vectors differ by about 0.007 of cosine: an update would mix them
+        log.info("Document precision changed (%s to %s): building the index anew",
+                 live[1]["model"].get("precision"), embedder.precision)
+        full, live = True, None
     # files unchanged since the live index (size and modification time) are not read again
     known = {k: v for k, v in live[1]["documents"].items() if all(f in v for f in CLEANING_FIGURES)
              } if live is not None else None
     loaded = documents or load_folder(settings.docs_dir, settings.max_file_bytes, known)
-    embedder = embedder or Embedder.from_settings(settings)
     report = BuildReport(index_dir=settings.index_dir, skipped=list(loaded.skipped),
                          precision=embedder.precision)
     count = token_counter(settings.model_path)

@@ -10,11 +10,14 @@ normalisation), like the bundled all-MiniLM-L6-v2, are exported; anything else r
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,10 @@ def padded(encoded: list[Any]) -> dict[str, np.ndarray]:
 
 class OnnxUnavailable(RagError):
     """ONNX Runtime is missing, or this model cannot be exported; PyTorch is used instead."""
+
+
+class QuantizeFailed(OnnxUnavailable):
+    """The int8 model cannot be made (the fp32 export is fine: it is not made again)."""
 
 
 def export_dir(cache_dir: Path, fingerprint: dict[str, Any]) -> Path:
@@ -93,7 +100,10 @@ def export(model: Any, fingerprint: dict[str, Any], target: Path) -> Path:
 
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")  # tracer notes about constant shapes in masking code
-            torch.onnx.export(Hidden(), args, str(tmp / "model.onnx"), input_names=list(INPUTS),
+            # in eval mode: the exporter puts the module back in the mode it found it in,
+            # and a fresh module is in training mode, which would leave the shared model
+            # with dropout on for PyTorch queries after an export
+            torch.onnx.export(Hidden().eval(), args, str(tmp / "model.onnx"), input_names=list(INPUTS),
                               output_names=["hidden"], opset_version=17, dynamo=False,
                               dynamic_axes={k: {0: "batch", 1: "tokens"} for k in (*INPUTS, "hidden")})
         meta = {"export_version": EXPORT_VERSION, "model": fingerprint,
@@ -111,37 +121,70 @@ def export(model: Any, fingerprint: dict[str, Any], target: Path) -> Path:
     return target
 
 
+QUANTIZED = "dynamic int8, per channel"  # recorded in the cache: another scheme is made anew
+
+
+def _meta(folder: Path) -> dict[str, Any] | None:
+    """A cached export's export.json, or None when it is missing or unreadable (made anew)."""
+    try:
+        meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+@contextlib.contextmanager
+def cache_lock(cache_dir: Path) -> Iterator[None]:
+    """One process at a time makes or checks the cached exports (workers share the cache)."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        f = open(cache_dir / ".export.lock", "w")  # noqa: SIM115 - held for the block
+    except OSError as exc:
+        raise OnnxUnavailable(f"cannot write the ONNX cache {cache_dir}: {exc}") from exc
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def quantized(fp32: Path) -> Path:
     """Dynamic int8 quantisation of the fp32 export, per output channel (int8 weights,
-    activations quantised per call), cached beside it as ``<export>-int8``. Per channel: on 256
-    SciFact documents per-tensor int8 kept a cosine to fp32 of only 0.937 on average (0.900 at
-    worst); per channel 0.993 (0.989), 1.6x fp32's documents/s here."""
+    activations quantised per call), cached beside it as ``<export>-int8``, made from an fp32
+    file whose hash was checked. Per channel: on 256 SciFact documents per-tensor int8 kept a
+    cosine to fp32 of only 0.937 on average (0.900 at worst); per channel 0.993 (0.989).
+    Raises OnnxUnavailable when the fp32 export is damaged (the caller makes it again) and
+    QuantizeFailed when quantising fails."""
     folder = fp32.with_name(fp32.name + "-int8")
-    meta_file = folder / "export.json"
-    if meta_file.is_file():
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        if (meta.get("source_sha256") == json.loads((fp32 / "export.json").read_text(
-                encoding="utf-8")).get("sha256") and (folder / "model.onnx").is_file()
-                and file_sha256(folder / "model.onnx") == meta.get("sha256")):
-            return folder
+    source = _meta(fp32)
+    if source is None:
+        raise OnnxUnavailable(f"{fp32 / 'export.json'} is missing or damaged")
+    meta = _meta(folder)
+    if (meta is not None and meta.get("quantized") == QUANTIZED
+            and meta.get("source_sha256") == source.get("sha256")
+            and (folder / "model.onnx").is_file()
+            and file_sha256(folder / "model.onnx") == meta.get("sha256")):
+        return folder
+    if file_sha256(fp32 / "model.onnx") != source.get("sha256"):
+        raise OnnxUnavailable(f"{fp32 / 'model.onnx'} does not match its export.json")
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
-        raise OnnxUnavailable(f"onnxruntime's quantisation is not installed ({exc})") from exc
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".quantize-"))
+        raise QuantizeFailed(f"onnxruntime's quantisation is not installed ({exc})") from exc
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".quantize-"))
+    except OSError as exc:
+        raise QuantizeFailed(f"cannot write the int8 model under {folder.parent}: {exc}") from exc
     try:
         quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"),
                          weight_type=QuantType.QInt8, per_channel=True)
-        meta = json.loads((fp32 / "export.json").read_text(encoding="utf-8"))
-        meta.update({"quantized": "dynamic int8, per channel", "source_sha256": meta["sha256"],
-                     "sha256": file_sha256(tmp / "model.onnx")})
+        meta = {**source, "quantized": QUANTIZED, "source_sha256": source["sha256"],
+                "sha256": file_sha256(tmp / "model.onnx")}
         (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise OnnxUnavailable(f"int8 quantisation failed: {exc}") from exc
+        raise QuantizeFailed(f"int8 quantisation failed: {exc}") from exc
     return folder
 
 
@@ -155,8 +198,12 @@ class OnnxQueryEncoder:
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from exc
-        meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
-        if file_sha256(folder / "model.onnx") != meta.get("sha256"):
+        meta = _meta(folder)
+        try:
+            intact = meta is not None and file_sha256(folder / "model.onnx") == meta.get("sha256")
+        except OSError:
+            intact = False
+        if meta is None or not intact or not isinstance(meta.get("max_seq_length"), int):
             raise OnnxUnavailable(f"{folder / 'model.onnx'} does not match its export.json")
         self.meta = meta
         self.tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
@@ -178,15 +225,18 @@ class OnnxQueryEncoder:
         """``model``: a callable returning the loaded SentenceTransformer (only needed to export).
         ``int8``: the export quantised to int8 (made from the fp32 one, cached beside it)."""
         folder = export_dir(cache_dir, fingerprint)
-        if not (folder / "export.json").is_file():
-            log.info("Exporting the query encoder to ONNX in %s (once per model)", folder)
-            export(model(), fingerprint, folder)
-        try:
-            return cls(quantized(folder) if int8 else folder, model_path, threads)
-        except OnnxUnavailable:
-            log.warning("The cached ONNX export in %s is damaged; exporting it again", folder)
-            export(model(), fingerprint, folder)
-            return cls(quantized(folder) if int8 else folder, model_path, threads)
+        with cache_lock(Path(cache_dir)):
+            if _meta(folder) is None:
+                log.info("Exporting the query encoder to ONNX in %s (once per model)", folder)
+                export(model(), fingerprint, folder)
+            try:
+                return cls(quantized(folder) if int8 else folder, model_path, threads)
+            except QuantizeFailed:
+                raise
+            except OnnxUnavailable:
+                log.warning("The cached ONNX export in %s is damaged; exporting it again", folder)
+                export(model(), fingerprint, folder)
+                return cls(quantized(folder) if int8 else folder, model_path, threads)
 
     def encode_many(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
         """Documents at build time: batches of similar length (sorted by word pieces, so little

@@ -343,3 +343,22 @@ def test_int8_hnsw_indexes_search_like_exact_and_extend_and_switch_back(
     f32 = settings.model_copy(update={"hnsw_vectors": "float32"})
     assert build_index(f32, embedder=embedder).extended == 0
     assert kind_of(SearchIndex.load(f32).dense) == "hnsw"
+
+
+def test_a_change_to_or_from_int8_documents_builds_the_index_anew(
+        tmp_path: Path, docs_copy: Path, model_path: str, embedder) -> None:  # noqa: ANN001
+    from index.embed import Embedder
+    from index.store import read_manifest
+
+    settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
+                             precision="fp32", cache_dir=embedder.cache_dir)
+    first = build_index(settings, embedder=embedder)
+    int8 = Embedder(model_path, "int8", cache_dir=embedder.cache_dir)
+    int8._model = embedder.model
+    to_int8 = build_index(settings.model_copy(update={"precision": "int8"}), embedder=int8)
+    total = len(SearchIndex.load(settings).passages)
+    assert first.embedded_passages == to_int8.embedded_passages == total  # not mixed
+    manifest = read_manifest(live_version(settings.index_dir), settings.index_dir)
+    assert manifest["model"]["precision"] == "int8"
+    assert build_index(settings.model_copy(update={"precision": "int8"}), embedder=int8).embedded_passages == 0
+    assert build_index(settings, embedder=embedder).embedded_passages == total  # and back

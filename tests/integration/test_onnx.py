@@ -3,6 +3,7 @@ fallback to PyTorch when it cannot run."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -105,13 +106,37 @@ def test_int8_documents_are_close_to_fp32_cached_and_queries_stay_fp32(
     assert np.allclose(again.encode_documents(texts[:3]), got[:3], atol=1e-5)
     assert (q_folder / "model.onnx").stat().st_mtime_ns == stamp  # quantised once
     q = "Where is he based now?"  # queries use the fp32 export
-    assert float(again.encode_query(q) @ embedder.model.encode(q, normalize_embeddings=True)) > 0.9999
-    with open(q_folder / "model.onnx", "r+b") as f:  # a damaged quantisation is made again
-        f.seek((q_folder / "model.onnx").stat().st_size // 2)
-        f.write(b"\0" * 64)
-    damaged = Embedder(model_path, "int8", cache_dir=tmp_path)
-    damaged._model = embedder.model
-    assert np.allclose(damaged.encode_documents(texts[:3]), got[:3], atol=1e-5)
-    assert not list(tmp_path.glob(".quantize-*"))
+    on_onnx = Embedder(model_path, "int8", query_encoder="onnx", cache_dir=tmp_path)
+    on_onnx._model = embedder.model
+    assert float(on_onnx.encode_query(q) @ embedder.model.encode(q, normalize_embeddings=True)) > 0.9999
+    assert "quantized" not in on_onnx._onnx_encoder().meta
+    assert on_onnx._onnx_document_encoder().meta["quantized"] == "dynamic int8, per channel"
+
+    def remade(damage) -> bool:  # noqa: ANN001
+        before = (q_folder / "model.onnx").stat().st_mtime_ns
+        damage()
+        fresh = Embedder(model_path, "int8", cache_dir=tmp_path)
+        fresh._model = embedder.model
+        assert np.allclose(fresh.encode_documents(texts[:3]), got[:3], atol=1e-5)
+        return (q_folder / "model.onnx").stat().st_mtime_ns != before
+
+    def flip_middle(path: Path) -> None:
+        with open(path, "r+b") as f:
+            f.seek(path.stat().st_size // 2)
+            f.write(b"\0" * 64)
+
+    def edit_meta(folder: Path, **changes: str) -> None:
+        meta = json.loads((folder / "export.json").read_text())
+        (folder / "export.json").write_text(json.dumps({**meta, **changes}))
+
+    assert not remade(lambda: None)
+    assert remade(lambda: flip_middle(q_folder / "model.onnx"))  # damaged int8 weights
+    assert remade(lambda: (q_folder / "export.json").write_text("{not json"))
+    assert remade(lambda: edit_meta(q_folder, quantized="dynamic int8"))  # another scheme
+    assert remade(lambda: edit_meta(q_folder, source_sha256="0" * 64))  # fp32 made anew since
+    fp32_stamp = (fp32_folder / "model.onnx").stat().st_mtime_ns
+    remade(lambda: (fp32_folder / "export.json").write_text(""))  # damaged fp32 metadata:
+    assert (fp32_folder / "model.onnx").stat().st_mtime_ns != fp32_stamp  # fp32 exported anew
+    assert not list(tmp_path.glob(".quantize-*")) and not list(tmp_path.glob(".export-*"))
     with pytest.raises(ValueError, match="precision"):
         Embedder(model_path, "int4")

@@ -175,7 +175,7 @@ def test_empty_folder_says_no_files(tmp_path: Path) -> None:
 def test_folder_order_hidden_parts_and_symlinked_folders(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     names = ["b.txt", "a/z.md", "a/b/c.txt", "a-b.txt", "A.txt", "a/.hidden/x.txt", ".notes/y.txt",
-             "a/.x.txt", "a/b/readme.rst"]
+             "a/.x.txt", "a/b/readme.rst", "a/b/UP.TXT", "a."]
     for name in names:
         write(docs, name, RECIPE)
     (docs / "linked").symlink_to(docs / "a", target_is_directory=True)
@@ -186,10 +186,10 @@ def test_folder_order_hidden_parts_and_symlinked_folders(tmp_path: Path) -> None
     expected = sorted(
         (p for p in docs.rglob("*") if p.is_file()
          and not any(part.startswith(".") for part in p.relative_to(docs).parts)
-         and p.suffix in (".txt", ".md") and not (p.parent.is_symlink())),
+         and p.suffix.lower() in (".txt", ".md")),
     )
     assert got == [p.relative_to(docs).as_posix() for p in expected]
-    assert got == ["A.txt", "a/b/c.txt", "a/z.md", "a-b.txt", "b.txt", "link.txt"]
+    assert got == ["A.txt", "a/b/UP.TXT", "a/b/c.txt", "a/z.md", "a-b.txt", "b.txt", "link.txt"]
     assert all(Path(d.path).is_file() for d in load_folder(docs).documents)
 
 
@@ -229,3 +229,66 @@ def test_unchanged_files_are_not_read_again(tmp_path: Path, monkeypatch: pytest.
     assert by_id["sub/two.txt"].sha256 == first.documents[1].sha256
     assert by_id["sub/two.txt"].path == str(docs / "sub" / "two.txt")
     assert by_id["three.txt"].text == RECIPE
+
+
+def known_entries(result) -> dict:  # noqa: ANN001
+    return {d.doc_id: {"size": d.size, "mtime_ns": d.mtime_ns, "sha256": d.sha256,
+                       "read_ns": d.mtime_ns + 10**10, "kind": d.kind, "title": d.title,
+                       "author": d.author} for d in result.documents}
+
+
+def test_an_indexed_file_that_cannot_be_read_now_stays_as_indexed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    docs = tmp_path / "docs"
+    write(docs, "one.txt", RECIPE)
+    write(docs, "two.txt", RECIPE + "Changed later.\n")
+    write(docs, "sub/three.txt", RECIPE)
+    known = known_entries(load_folder(docs))
+    write(docs, "two.txt", RECIPE + "Changed, and now unreadable.\n")  # size differs: read again
+    write(docs, "new.txt", RECIPE)
+    real_stat = os.stat
+
+    def stat(path, *args, **kwargs):  # noqa: ANN001, ANN202
+        if str(path).endswith(("two.txt", "new.txt")):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(Path, "stat", lambda self, **kw: stat(str(self)))
+    result = load_folder(docs, known=known)
+    by_id = {d.doc_id: d for d in result.documents}
+    assert sorted(by_id) == ["one.txt", "sub/three.txt", "two.txt"]
+    assert by_id["two.txt"].text == "" and by_id["two.txt"].sha256 == known["two.txt"]["sha256"]
+    assert [(s.path, s.reason) for s in result.skipped] == [("new.txt", "cannot read it: Permission denied")]
+
+
+def test_what_the_index_holds_below_a_folder_that_cannot_be_listed_stays(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    docs = tmp_path / "docs"
+    for name in ("a.txt", "locked/b.txt", "locked/deep/c.txt", "z.txt"):
+        write(docs, name, RECIPE)
+    known = known_entries(load_folder(docs))
+    real = os.scandir
+
+    def scandir(path: str):  # noqa: ANN202
+        if path.endswith("locked"):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = load_folder(docs, known=known)
+    assert [d.doc_id for d in result.documents] == ["a.txt", "locked/b.txt", "locked/deep/c.txt", "z.txt"]
+    assert [d.text == "" for d in result.documents] == [True] * 4
+    assert [s.path for s in result.skipped] == ["locked"]
+
+
+def test_paths_under_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "notes/one.txt", RECIPE)
+    monkeypatch.chdir(tmp_path)
+    first = load_folder(Path("."))
+    again = load_folder(Path("."), known=known_entries(first))
+    assert [d.path for d in first.documents] == [d.path for d in again.documents] == ["notes/one.txt"]
