@@ -209,6 +209,8 @@ class Embedder:
         import torch
 
         model = self.model
+        if model.training:  # something put the shared model in training mode: no dropout here
+            model.eval()
         prepare = getattr(model, "preprocess", None) or model.tokenize
         features = prepare(texts)
         # fp32 for queries: autocast costs more than it saves on one short text
