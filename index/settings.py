@@ -66,7 +66,7 @@ class IndexSettings(Settings):
                                     "that an update keeps in a delta segment before merging")
     # int8 (ONNX Runtime, dynamic, per channel) built a 1,500-document SciFact index 1.48x as
     # fast as fp32 (216 s against 320 s, python -m evals.build_speed --limit 1500), with hybrid
-    # nDCG@10 0.721 against 0.722 on all of SciFact, but lost one of 36 seed dev answers (README,
+    # nDCG@10 0.7213 against 0.7215 on all of SciFact, but lost one of 36 seed dev answers (README,
     # "Building the index"): an option, not the default
     precision: Precision = Field("auto", description="document embedding precision (auto: bf16 "
                                  "only with AMX; int8: ONNX Runtime int8, queries stay fp32)")
