@@ -79,7 +79,7 @@ class Embedder:
 
     def __init__(self, model_path: str, precision: str = "auto", batch_size: int = 16,
                  query_encoder: str = "torch", cache_dir: Path | None = None,
-                 document_encoder: str = "torch") -> None:
+                 document_encoder: str = "torch", document_threads: int | None = None) -> None:
         if precision not in ("auto", "fp32", "bf16", "int8"):
             raise ValueError(f"precision must be auto, fp32, bf16 or int8, not {precision!r}")
         for name, value in (("query_encoder", query_encoder), ("document_encoder", document_encoder)):
@@ -91,6 +91,7 @@ class Embedder:
         self.query_encoder = query_encoder
         self.document_encoder = document_encoder
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(".rag/cache")
+        self.document_threads = document_threads  # None: one per core (a build has the machine)
         self._model: SentenceTransformer | None = None
         self._onnx: dict[str, Any] = {}  # "queries", "documents": encoder, or False: PyTorch
         self._lock = threading.Lock()
@@ -177,7 +178,7 @@ class Embedder:
             return None
         int8 = self.precision == "int8"  # always ONNX Runtime: document_encoder is for fp32
         return self._onnx_session("documents", "onnx" if int8 else self.document_encoder,
-                                  os.cpu_count() or 1, int8=int8)
+                                  self.document_threads or os.cpu_count() or 1, int8=int8)
 
     def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:

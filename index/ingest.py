@@ -84,15 +84,19 @@ class EmbedderPlugin(_PluginBase):  # type: ignore[misc,valid-type]
 
     name = "rag-embedder"
 
-    def __init__(self, model_path: str, precision: str, batch_size: int) -> None:
+    def __init__(self, model_path: str, precision: str, batch_size: int,
+                 cache_dir: str = ".rag/cache") -> None:
         self.model_path, self.precision, self.batch_size = model_path, precision, batch_size
+        self.cache_dir = cache_dir  # ONNX exports (int8 documents), shared under a file lock
 
     def setup(self, worker: Any) -> None:
         import torch
 
-        torch.set_num_threads(max(1, int(worker.state.nthreads)))
+        threads = max(1, int(worker.state.nthreads))
+        torch.set_num_threads(threads)
         worker.rag_embedder = Embedder(self.model_path, precision=self.precision,
-                                       batch_size=self.batch_size, query_encoder="torch")
+                                       batch_size=self.batch_size, query_encoder="torch",
+                                       cache_dir=Path(self.cache_dir), document_threads=threads)
         worker.rag_embedder.model  # noqa: B018 - load now, not in the first task
 
     def teardown(self, worker: Any) -> None:
@@ -153,7 +157,7 @@ def run_job(settings: IndexSettings, out: Path, scheduler: str = "", workers: in
         client = Client(cluster)
     try:
         client.register_plugin(EmbedderPlugin(settings.model_path, settings.precision,
-                                              settings.batch_size))
+                                              settings.batch_size, str(settings.cache_dir.resolve())))
         report.workers = len(client.scheduler_info()["workers"])
         if on_ready is not None:
             on_ready(client)
