@@ -20,7 +20,7 @@ import numpy as np
 
 from index.embed import Embedder
 from index.onnx_encoder import padded
-from index.search import SearchIndex, sentence_keys
+from index.search import SearchIndex
 from index.settings import IndexSettings
 from index.types import Passage
 
@@ -43,7 +43,7 @@ def compare(index: SearchIndex, embedder: Embedder, items: list[dict[str, Any]])
     encoder = embedder._onnx_encoder()  # noqa: SLF001 - the ONNX session gives the token states
     if encoder is None:
         raise SystemExit("needs ONNX Runtime (the token states come from the exported model)")
-    rows = sentence_keys(list(index.passages))
+    rows = index.sentence_row_map()
     by_doc: dict[str, list[int]] = {}
     for i, p in enumerate(index.passages):
         by_doc.setdefault(p.doc_id, []).append(i)

@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +90,8 @@ def export(model: Any, fingerprint: dict[str, Any], target: Path) -> Path:
 
     sample = model.tokenize(["An example sentence for tracing.", "Another one."])
     args = tuple(sample[k] if k in sample else torch.zeros_like(sample["input_ids"]) for k in INPUTS)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
-    except OSError as exc:
-        raise OnnxUnavailable(f"cannot write the ONNX export under {target.parent}: {exc}") from exc
-    try:
+
+    def write(tmp: Path) -> dict[str, Any]:
         import warnings
 
         with warnings.catch_warnings(), torch.inference_mode():
@@ -106,18 +102,31 @@ def export(model: Any, fingerprint: dict[str, Any], target: Path) -> Path:
             torch.onnx.export(Hidden().eval(), args, str(tmp / "model.onnx"), input_names=list(INPUTS),
                               output_names=["hidden"], opset_version=17, dynamo=False,
                               dynamic_axes={k: {0: "batch", 1: "tokens"} for k in (*INPUTS, "hidden")})
-        meta = {"export_version": EXPORT_VERSION, "model": fingerprint,
-                "max_seq_length": int(model.max_seq_length), "torch": torch.__version__,
-                "sha256": file_sha256(tmp / "model.onnx")}
+        return {"export_version": EXPORT_VERSION, "model": fingerprint,
+                "max_seq_length": int(model.max_seq_length), "torch": torch.__version__}
+
+    try:
+        return staged_export(target, write)
+    except Exception as exc:
+        raise OnnxUnavailable(f"ONNX export failed: {exc}") from exc
+
+
+def staged_export(target: Path, write: Callable[[Path], dict[str, Any]], sha_key: str = "sha256") -> Path:
+    """``write`` fills a temporary folder beside ``target`` with ``model.onnx`` and returns its
+    metadata; the file's SHA-256 is added under ``sha_key``, ``export.json`` written and the
+    folder moved in place, so a crash leaves no half export (and no temporary folder)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
+    try:
+        meta = write(tmp)
+        meta[sha_key] = file_sha256(tmp / "model.onnx")
         (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
-    except Exception as exc:
+    except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OnnxUnavailable):
-            raise
-        raise OnnxUnavailable(f"ONNX export failed: {exc}") from exc
+        raise
     return target
 
 
@@ -169,23 +178,16 @@ def quantized(fp32: Path) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
         raise QuantizeFailed(f"onnxruntime's quantisation is not installed ({exc})") from exc
-    try:
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".quantize-"))
-    except OSError as exc:
-        raise QuantizeFailed(f"cannot write the int8 model under {folder.parent}: {exc}") from exc
-    try:
+
+    def write(tmp: Path) -> dict[str, Any]:
         quantize_dynamic(str(fp32 / "model.onnx"), str(tmp / "model.onnx"),
                          weight_type=QuantType.QInt8, per_channel=True)
-        meta = {**source, "quantized": QUANTIZED, "source_sha256": source["sha256"],
-                "sha256": file_sha256(tmp / "model.onnx")}
-        (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        return {**source, "quantized": QUANTIZED, "source_sha256": source["sha256"]}
+
+    try:
+        return staged_export(folder, write)
     except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise QuantizeFailed(f"int8 quantisation failed: {exc}") from exc
-    return folder
 
 
 class OnnxQueryEncoder:

@@ -21,9 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import RagError
-from index.onnx_encoder import INPUTS, padded
+from index.onnx_encoder import INPUTS, padded, staged_export
 from index.store import file_sha256
 
 log = logging.getLogger(__name__)
@@ -167,22 +164,10 @@ def export_onnx(net: Any, target: Path, sha256: str) -> Path:
 
 
 def _staged(target: Path, sha256: str, write: Callable[[Path], dict[str, Any]]) -> Path:
-    """``write`` fills a temporary folder beside ``target`` with ``model.onnx``; its
-    ``export.json`` (the reader's and the file's SHA-256) is added and the folder moved in place,
-    so a crash leaves no half export."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
-    try:
-        meta = {"reader_sha256": sha256, "export_format": EXPORT_FORMAT, **write(tmp)}
-        meta["onnx_sha256"] = file_sha256(tmp / "model.onnx")
-        (tmp / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except Exception:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    """``write`` fills a temporary folder with ``model.onnx``; the export's metadata records the
+    reader's SHA-256 and the file's (index.onnx_encoder.staged_export moves it in place)."""
+    return staged_export(target, lambda tmp: {"reader_sha256": sha256, "export_format": EXPORT_FORMAT,
+                                              **write(tmp)}, sha_key="onnx_sha256")
 
 
 def _cached(folder: Path, sha: str) -> bool:
