@@ -133,7 +133,7 @@ def collect(assistant: Any, items: list[dict[str, Any]], groups: list[str],
         prepared = assistant.prepare(item["question"], item["history"])
         # no reader here: its logits come out of fold (evals.reader_train.reader_oof)
         cands = assistant.candidates(prepared, read=False)
-        out.append(Example(item, group, cands, label(item, cands), prepared.query.text))
+        out.append(Example(item, group, cands, label(item, cands), prepared.query.for_reader))
         if progress and (n + 1) % 200 == 0:
             progress(n + 1, len(items))
     return out
@@ -226,31 +226,33 @@ def answer_words(e: Example, probs: np.ndarray, ratio: float) -> tuple[str, int]
     return text, len(text.split())
 
 
+def outcome(e: Example, probs: np.ndarray, pa: float, threshold: float,
+            ratio: float) -> tuple[bool, bool, int]:
+    """(abstained, right, words) of the policy's answer to one question."""
+    if not e.cands or pa < threshold:
+        return True, False, 0
+    text, n = answer_words(e, probs, ratio)
+    if not text:
+        return True, False, 0
+    return False, bool(e.answerable and n <= 120 and contains_answer(text, e.item["answers"])), n
+
+
 def simulate(data: list[Example], probs: list[np.ndarray], pa: np.ndarray, threshold: float,
              ratio: float) -> dict[str, float]:
     """Held-out answer metrics of the policy (best sentence, second by ratio, abstention)."""
-    correct = answerable = false_abst = unans = abst_una = 0
-    words: list[int] = []
-    for e, p, a in zip(data, probs, pa, strict=True):
-        abstained = not e.cands or a < threshold
-        if e.answerable:
-            answerable += 1
-            false_abst += abstained
-        else:
-            unans += 1
-            abst_una += abstained
-        if abstained:
-            continue
-        text, n = answer_words(e, p, ratio)
-        if not text:
-            if e.answerable:
-                false_abst += 1
-            else:
-                abst_una += 1
-            continue
-        words.append(n)
-        if e.answerable and n <= 120 and contains_answer(text, e.item["answers"]):
-            correct += 1
+    rows = [(e.answerable, *outcome(e, p, a, threshold, ratio))
+            for e, p, a in zip(data, probs, pa, strict=True)]
+    return summarise(rows)
+
+
+def summarise(rows: Sequence[tuple[bool, bool, bool, int]]) -> dict[str, float]:
+    """Metrics of (answerable, abstained, right, words) rows."""
+    answerable = sum(1 for r in rows if r[0])
+    unans = len(rows) - answerable
+    correct = sum(1 for r in rows if r[0] and r[2])
+    false_abst = sum(1 for r in rows if r[0] and r[1])
+    abst_una = sum(1 for r in rows if not r[0] and r[1])
+    words = [r[3] for r in rows if not r[1]]
     return {"accuracy": correct / answerable if answerable else 0.0,
             "false_abstention": false_abst / answerable if answerable else 0.0,
             "abstention_recall": abst_una / unans if unans else 0.0,

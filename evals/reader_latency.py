@@ -1,10 +1,13 @@
-"""What the reader costs per answer: the seed dev set answered twice with the bundled scorer's
-reader in fp32, in dynamic int8, and without it (speed only: the scorer was trained with its
-reader). Prints p50/p95 and how many answers int8 changes. ``python -m evals.reader_latency``
-from the repository root (one heavy job at a time)."""
+"""What the reader costs per answer: the seed dev set answered twice with the bundled scorer,
+reading only where its fast stage is unsure (the default cascade), always reading (fp32 and
+dynamic int8), and never reading (speed only: that is not a trained combination). Prints p50/p95,
+the share answered unread and how many answers each changes against always reading in fp32.
+``python -m evals.reader_latency [--dataset FILE --docs DIR]`` from the repository root (one
+heavy job at a time)."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -13,41 +16,64 @@ import numpy as np
 
 from evals.run_eval import load_items
 from rag.assistant import Assistant
-from rag.candidates import SENTENCE_FEATURES
 from rag.settings import RagSettings
 
+CONFIGS = (  # name, reader precision, cascade, reader at all
+    ("always read, fp32", "fp32", False, True),
+    ("cascade, fp32 (default)", "fp32", True, True),
+    ("always read, int8", "int8", False, True),
+    ("cascade, int8", "int8", True, True),
+    ("never read", "fp32", False, False),
+)
 
-def measure(dataset: Path = Path("evals/seed_qa_dev.jsonl"), repeats: int = 2) -> dict[str, dict]:
-    items = load_items(dataset, None, 0)
-    base = RagSettings()
-    col = SENTENCE_FEATURES.index("reader")
+
+def measure(dataset: Path = Path("evals/seed_qa_dev.jsonl"), repeats: int = 2,
+            base: RagSettings | None = None, sample: int | None = None) -> dict[str, dict]:
+    items = load_items(dataset, sample, 0)
+    base = base or RagSettings()
     out: dict[str, dict] = {}
-    for name in ("fp32", "int8", "none"):
-        answer = base.answer.model_copy(update={"reader_precision": "int8" if name == "int8" else "fp32"})
+    for name, precision, cascade, reading in CONFIGS:
+        answer = base.answer.model_copy(update={"reader_precision": precision, "cascade": cascade})
         a = Assistant(base.model_copy(update={"answer": answer}))
-        if name == "none":
-            a = a.with_scorer(replace(a.extractive.scorer, reader_file=None))
+        if not reading:
+            a = a.with_scorer(replace(a.extractive.scorer, reader_file=None, fast=None))
         a.warm()
-        times, texts = [], []
+        times, texts, unread = [], [], 0
         for rep in range(repeats):
             for it in items:
                 started = time.perf_counter()
-                text = a.answer(it["question"], it["history"]).text
+                ans = a.answer(it["question"], it["history"])
                 times.append((time.perf_counter() - started) * 1000)
                 if rep == 0:
-                    texts.append(text)
-        logits = [[float(c.features[col]) for c in a.candidates(a.prepare(it["question"], it["history"]))]
-                  for it in items] if name != "none" else []
+                    texts.append(ans.text)
+                    unread += ans.reader_used is False
         out[name] = {"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)),
-                     "texts": texts, "logits": logits}
-        print(f"{name}: answer p50 {out[name]['p50']:.1f} ms, p95 {out[name]['p95']:.1f} ms", flush=True)
-    same = sum(x == y for x, y in zip(out["fp32"]["texts"], out["int8"]["texts"], strict=True))
-    diff = [abs(x - y) for lx, ly in zip(out["fp32"]["logits"], out["int8"]["logits"], strict=True)
-            for x, y in zip(lx, ly, strict=True) if np.isfinite(x)]
-    print(f"int8 against fp32: {same} of {len(items)} answers the same; reader logits differ by at "
-          f"most {max(diff):.2f} (mean {np.mean(diff):.2f})")
+                     "texts": texts, "unread": unread / len(items)}
+        same = sum(x == y for x, y in zip(out[CONFIGS[0][0]]["texts"], texts, strict=True))
+        print(f"{name}: answer p50 {out[name]['p50']:.1f} ms, p95 {out[name]['p95']:.1f} ms, "
+              f"unread {out[name]['unread']:.2f}, {same} of {len(items)} answers as always "
+              "reading in fp32", flush=True)
     return out
 
 
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--dataset", type=Path, default=Path("evals/seed_qa_dev.jsonl"))
+    ap.add_argument("--docs", type=Path, default=None, help="documents folder (default: seeds)")
+    ap.add_argument("--index-dir", type=Path, default=None)
+    ap.add_argument("--sample", type=int, default=None)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    base = RagSettings()
+    if args.docs is not None:
+        idx = base.index.model_copy(update={"docs_dir": args.docs,
+                                            "index_dir": args.index_dir or Path(".rag/latency")})
+        from index.build import ensure_index
+
+        ensure_index(idx, progress=True)
+        base = base.model_copy(update={"index": idx})
+    measure(args.dataset, args.repeats, base, args.sample)
+
+
 if __name__ == "__main__":
-    measure()
+    main()

@@ -60,6 +60,7 @@ def prediction(item: dict[str, Any], answer: Any, latency_ms: float) -> dict[str
                       for r in data["retrieved"]],
         "latency_ms": round(latency_ms, 2),
         "confidence": data.get("confidence"),
+        "reader_used": data.get("reader_used"),
     }
 
 
@@ -95,6 +96,9 @@ def score(items: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[str,
         m["abstention_precision"] = _mean(not i["answerable"] for i, _ in abstained) if abstained else None
         m["abstention_recall"] = _mean(p["abstained"] for _, p in una) if una else None
         m["answer_words"] = _mean(len(p["answer"].split()) for _, p in pairs)
+        read = [p["reader_used"] for _, p in pairs if p.get("reader_used") is not None]
+        if read:  # answers the cascade's fast stage gave without the reader
+            m["unread_share"] = _mean(not r for r in read)
         lat = sorted(p["latency_ms"] for _, p in pairs)
         m["latency_ms_p50"] = lat[len(lat) // 2]
         m["latency_ms_p95"] = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]

@@ -139,6 +139,24 @@ def final_reader(data: list[Any], settings: TrainSettings, info: dict[str, Any],
     return {"file": path.name, "top": cfg.top, "sha256": written["sha256"]}
 
 
+def fast_stage(data: list[Any], cfg: Any, full: Any, fast: Any, spec: dict[str, Any],
+               say: Any) -> dict[str, Any]:
+    """The scorer without the reader fitted on every question, stored in ``spec`` as the fast
+    stage with the cascade bound chosen on the held-out folds of both runs (evals.cascade)."""
+    from evals.cascade import choose_bound
+
+    t = time.perf_counter()
+    bound = choose_bound(data, full, fast)
+    fast_spec, _ = fit_answerer(without_reader(data), cfg)
+    spec["fast"] = {k: fast_spec[k] for k in ("sentence_model", "answer_model", "threshold", "policy")}
+    spec["fast"]["min_p1"] = bound["min_p1"]
+    say(f"cascade: unread from a best-sentence probability of {bound['min_p1']:.3f}, "
+        f"{bound['unread_share']:.3f} of the questions; held out accuracy "
+        f"{bound['held_out']['accuracy']:.3f} against {bound['full_held_out']['accuracy']:.3f}")
+    bound["seconds"] = round(time.perf_counter() - t, 1)
+    return bound
+
+
 def cfg_top(reader: dict[str, Any]) -> int:
     return int(reader["settings"]["top"])
 
@@ -224,6 +242,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     if reader is not None:
         runs.append((f"{settings.model} without reader", settings.model, without_reader(data)))
     per_source: dict[str, Any] = {}
+    helds: dict[str, Any] = {}
     for name, kind, rows in runs:
         cfg = TrainConfig(kind, settings.answer_model,
                           target_false_abstention=settings.target_false_abstention,
@@ -231,6 +250,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         t = time.perf_counter()
         say(f"cross-validating {name} ({settings.folds} folds by document) …")
         held = cross_validate(rows, settings.folds, cfg, say)
+        helds[name] = held
         m = held_out_metrics(rows, held)
         m.update(abstention_by_kind(rows, held))
         m["cv_seconds"] = round(time.perf_counter() - t, 1)
@@ -247,7 +267,10 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     t = time.perf_counter()
     spec, inner = fit_answerer(data, cfg)
     fit_s = time.perf_counter() - t
+    cascade = None
     if reader is not None:
+        cascade = fast_stage(data, cfg, helds[settings.model],
+                             helds[f"{settings.model} without reader"], spec, say)
         spec["reader"] = final_reader(data, settings, reader, sources, say)
     manifest = {
         "trained": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -259,6 +282,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         "cross_validated": results,
         "cross_validated_by_source": per_source,
         "reader": reader,
+        "cascade": cascade,
         "inner": {k: v for k, v in inner.items() if k != "by_ratio"},
         "seconds": {"collect": round(collect_s, 1), "final_fit": round(fit_s, 1),
                     "total": round(time.perf_counter() - started, 1)},
@@ -291,6 +315,14 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         lines += ["", f"Reader, out of fold (2 folds by document): a right sentence first among the "
                   f"{cfg_top(reader)} it reads {q['top1_of_read']:.3f}, AUC {q['auc']:.3f}; "
                   f"{reader.get('oof_seconds')} s out of fold, {reader.get('final_seconds')} s final."]
+    if cascade is not None:
+        c, full = cascade["held_out"], cascade["full_held_out"]
+        lines += ["", f"Cascade: the scorer without the reader answers alone from a best-sentence "
+                  f"probability of {cascade['min_p1']:.3f}, for {cascade['unread_share']:.3f} of the "
+                  f"questions; held out, accuracy {c['accuracy']:.3f} against {full['accuracy']:.3f} "
+                  f"always reading, abstention {c['abstention_recall']:.3f} against "
+                  f"{full['abstention_recall']:.3f}, false abstention {c['false_abstention']:.3f} "
+                  f"against {full['false_abstention']:.3f}."]
     lines += ["", "![abstention curve](abstention_curve.png)", "",
               f"Saved {settings.out} ({settings.out.stat().st_size / 1e6:.2f} MB): {describe(spec)}"]
     (report / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -70,6 +70,7 @@ class Assistant:
         self.builder = CandidateBuilder(self.index, self.embedder, a.answer_passages)
         self._scorer = scorer
         self._extractive: ExtractiveAnswerer | None = None
+        self._fast: ExtractiveAnswerer | None = None
         self._chat_model: Any = None
         self._local_llm: Any = None
         self._reader: Any = None
@@ -85,6 +86,20 @@ class Assistant:
             self._extractive = ExtractiveAnswerer(scorer, a.max_answer_words, a.max_answer_sentences,
                                                   a.min_similarity)
         return self._extractive
+
+    @property
+    def fast_extractive(self) -> ExtractiveAnswerer | None:
+        """The answerer of the scorer's fast stage (no reader), or None when the cascade is off,
+        the scorer has no fast stage, or a threshold of its own was set (it is the full
+        scorer's)."""
+        a = self.settings.answer
+        fast = self.extractive.scorer.fast
+        if not a.cascade or fast is None or a.abstain_threshold is not None:
+            return None
+        if self._fast is None or self._fast.scorer is not fast:
+            self._fast = ExtractiveAnswerer(fast, a.max_answer_words, a.max_answer_sentences,
+                                            a.min_similarity)
+        return self._fast
 
     @property
     def reader(self) -> Any:
@@ -160,7 +175,21 @@ class Assistant:
         ``read=False``: without the reader's logits (training computes them out of fold)."""
         p = prepared
         cands = self.builder.build(p.query.text, p.qvec, p.hits, p.query.context, p.focus, p.said)
-        return self.read(p.query.text, cands) if read else cands
+        return self.read(p.query.for_reader, cands) if read else cands
+
+    def extractive_answer(self, p: Prepared) -> Answer:
+        """The extractive answer: the fast stage alone when it is sure, else read and score."""
+        cands = self.candidates(p, read=False)
+        fast = self.fast_extractive
+        if fast is not None and cands and self.extractive.scorer.sure_without_reader(
+                np.stack([c.features for c in cands])):
+            answer = fast.answer(p.query.text, cands, p.hits, p.query.text,
+                                 bridge=lambda best: self._bridge(p, best, read=False))
+            return replace(answer, reader_used=False)
+        self.read(p.query.for_reader, cands)
+        answer = self.extractive.answer(p.query.text, cands, p.hits, p.query.text,
+                                        bridge=lambda best: self._bridge(p, best))
+        return replace(answer, reader_used=self.reader is not None)
 
     def with_scorer(self, scorer: AnswerScorer) -> Assistant:
         """The same index and model, another answer scorer (cross-validation folds)."""
@@ -170,7 +199,7 @@ class Assistant:
         """Another index (the collection changed), sharing the loaded model, answer scorer and
         LLM client, so the switch costs no loading."""
         other = Assistant(self.settings, index, self.embedder, self._scorer)
-        other._extractive, other._reader = self._extractive, self._reader
+        other._extractive, other._reader, other._fast = self._extractive, self._reader, self._fast
         other._chat_model, other._local_llm = self._chat_model, self._local_llm
         return other
 
@@ -183,8 +212,7 @@ class Assistant:
         p = self.prepare(question, history, k, mode, answer_mode)
 
         def extractive() -> Answer:
-            return self.extractive.answer(p.query.text, self.candidates(p), p.hits, p.query.text,
-                                          bridge=lambda best: self._bridge(p, best))
+            return self.extractive_answer(p)
 
         if p.use_llm:
             yield from self._stream_llm(p.query.text, p.hits, p.notices, extractive)
@@ -200,8 +228,9 @@ class Assistant:
         self.answer("What are these documents about?")
 
     # -- internals -------------------------------------------------------------------------
-    def _bridge(self, p: Prepared, best: Candidate) -> list[Candidate]:
-        """Candidates from other documents, retrieved with the names the best sentence adds."""
+    def _bridge(self, p: Prepared, best: Candidate, read: bool = True) -> list[Candidate]:
+        """Candidates from other documents, retrieved with the names the best sentence adds
+        (read by the reader unless the fast stage answers)."""
         asked = p.query.text.lower()
         names = [e for e in entities(best.text) if e.lower() not in asked][:3]
         if not names:
@@ -212,7 +241,8 @@ class Assistant:
         other = [h for h in hits if h.passage.doc_id != best.hit.passage.doc_id][:2]
         if not other:
             return []
-        return self.read(query.text, self.builder.build(query.text, qvec, other))
+        found = self.builder.build(query.text, qvec, other)
+        return self.read(query.text, found) if read else found
 
     def _options(self, k: int | None, mode: Mode | str | None,
                  answer_mode: AnswerMode | str | None) -> tuple[int, Mode, AnswerMode]:

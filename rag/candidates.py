@@ -35,6 +35,10 @@ SENTENCE_FEATURES = [
     # each relative to the question's other candidates: gap to the best and to the worst
     *[f"{name}_{side}" for name in ("lex", "bigram", "miss_max", "miss_sum", "lex_passage", "fused",
                                      "lex_ctx", "new_caps") for side in ("to_max", "to_min")],
+    # where the last answer of the conversation is: this sentence holds it (or is held by it),
+    # and the signed distance in characters / 100 to the nearest sentence that does (NaN when
+    # no candidate of the same document does). Follow-ups tend to ask about what comes next.
+    "last_here", "last_dist",
     # the reader's logit (rag.reader) and its gap to the question's best; NaN where it did not
     # read the sentence (outside its top, or no reader)
     "reader", "reader_to_max",
@@ -179,8 +183,35 @@ class CandidateBuilder:
                 matrix[:, col[f"offers_{k}"]] = matrix[:, col["offers"]]
         if kind is None:
             matrix[:, col["kind_none"]] = 1.0
+        matrix[:, col["last_here"]], matrix[:, col["last_dist"]] = last_answer_place(
+            [(r[0].passage.doc_id, r[1], r[3]) for r in rows], said[-1] if said else "")
         matrix[:, col["reader"]] = matrix[:, col["reader_to_max"]] = np.nan
         return [Candidate(h, s, e, t, matrix[i]) for i, (h, s, e, t, _) in enumerate(rows)]
+
+
+def last_answer_place(rows: list[tuple[str, int, str]], last: str) -> tuple[np.ndarray, np.ndarray]:
+    """For (document id, start, text) rows: whether each holds the last answer (the answer's
+    words inside the sentence's, or the sentence's inside the answer's, as the assistant's own
+    answers quote sentences), and the signed distance from the nearest row of the same document
+    that does, in characters / 100, clipped to ±30 (NaN where none does)."""
+    here = np.zeros(len(rows), dtype=np.float32)
+    dist = np.full(len(rows), np.nan, dtype=np.float32)
+    target = squash(re.sub(r"\[\d+\]", " ", last))
+    if not target:
+        return here, dist
+    padded = f" {target} "
+    for i, (_, _, text) in enumerate(rows):
+        sq = squash(text)
+        here[i] = float(bool(sq) and (padded in f" {sq} " or (len(sq.split()) >= 3 and f" {sq} " in padded)))
+    starts: dict[str, list[int]] = {}
+    for (doc, start, _), h in zip(rows, here, strict=True):
+        if h:
+            starts.setdefault(doc, []).append(start)
+    for i, (doc, start, _) in enumerate(rows):
+        if doc in starts:
+            d = min((start - m for m in starts[doc]), key=abs)
+            dist[i] = float(np.clip(d / 100.0, -30.0, 30.0))
+    return here, dist
 
 
 def reader_key(features: np.ndarray) -> np.ndarray:

@@ -138,7 +138,7 @@ def resolve(question: str, history: list[Turn], max_turns: int = 4,
     if entity and any(w in PRONOUNS_PERSON for w in words(question)):
         rewritten = _substitute(question, entity)
     context = _context(recent)
-    return Resolution(Query(rewritten, context, context_weight), True, entity)
+    return Resolution(Query(rewritten, context, context_weight, _last_exchange(recent)), True, entity)
 
 
 def _last_person(turns: list[Turn]) -> str | None:
@@ -161,6 +161,16 @@ def _substitute(question: str, entity: str) -> str:
         return entity
 
     return re.sub(r"\b(he|him|his|she|her|hers|himself|herself)\b", repl, question, flags=re.I)
+
+
+def _last_exchange(turns: list[Turn], answer_words: int = 12) -> str:
+    """The last user question and the first words of the answer after it."""
+    last = max((i for i, t in enumerate(turns) if t.role == "user"), default=None)
+    if last is None:
+        return ""
+    answer = next((t.content for t in turns[last + 1:] if t.role == "assistant"), "")
+    answer = " ".join(re.sub(r"\[\d+\]", " ", answer).split()[:answer_words])
+    return f"{turns[last].content} {answer}".strip()
 
 
 def _context(turns: list[Turn]) -> str:

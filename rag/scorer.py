@@ -95,6 +95,16 @@ class AnswerScorer:
     reader_file: Path | None = None
     reader_top: int = 0
     reader_sha256: str = ""
+    # the scorer trained without the reader's features, and the best-sentence probability from
+    # which its answer stands without reading (None: always read)
+    fast: AnswerScorer | None = None
+    fast_min_p1: float = 1.0
+
+    def sure_without_reader(self, features: np.ndarray) -> bool:
+        """Whether the fast stage is sure enough of these candidates to answer unread."""
+        if self.fast is None or not len(features):
+            return False
+        return float(self.fast.sentence_proba(features).max()) >= self.fast_min_p1
 
     def sentence_proba(self, features: np.ndarray) -> np.ndarray:
         return self.sentence.proba(features) if len(features) else np.zeros(0)
@@ -118,10 +128,18 @@ class AnswerScorer:
             if folder is None:
                 raise ScorerError("This answer scorer reads with a reader; load it from its folder.")
             reader_file = folder / str(reader["file"])
+        fast = spec.get("fast")
+        if fast is not None and not reader:
+            raise ScorerError("The answer scorer's fast stage needs a reader to fall back on; "
+                              "retrain it with: rag train-answerer")
         return cls(Model(spec["sentence_model"]), Model(spec["answer_model"]),
                    float(spec["threshold"]), dict(spec.get("policy", {})), manifest or {},
                    reader_file, int(reader["top"]) if reader else 0,
-                   str(reader.get("sha256", "")) if reader else "")
+                   str(reader.get("sha256", "")) if reader else "",
+                   cls(Model(fast["sentence_model"]), Model(fast["answer_model"]),
+                       float(fast["threshold"]), dict(fast.get("policy", {})), {})
+                   if fast else None,
+                   float(fast["min_p1"]) if fast else 1.0)
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> AnswerScorer:

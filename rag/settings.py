@@ -92,6 +92,11 @@ class AnswerSettings(Settings):
     # on one thread, 101 ms on two; int8 132 and 73 ms
     reader_threads: int = Field(0, ge=0, le=64, description="threads the reader uses for one "
                                 "answer (0: one per core)")
+    # the reader costs most of an answer's time; a scorer trained with a fast stage answers
+    # without it when that stage's best sentence is at least as likely as its cascade bound
+    # (chosen by rag train-answerer on held-out folds; figures in the README)
+    cascade: bool = Field(True, description="skip the reader when the scorer without it is sure "
+                          "enough (needs a scorer trained with a fast stage)")
 
 
 class LLMSettings(Settings):

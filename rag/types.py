@@ -21,6 +21,13 @@ class Query:
     text: str
     context: str = ""
     context_weight: float = 0.0
+    # a follow-up's last exchange (the user's question, then the start of the answer), which
+    # the reader reads beside the question ("From what country?" says little alone)
+    recent: str = ""
+
+    @property
+    def for_reader(self) -> str:
+        return f"{self.text} ({self.recent})" if self.recent else self.text
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,8 @@ class Answer:
     resolved_query: str = ""
     # the answer scorer's probability that the documents answer the question (extractive mode)
     confidence: float | None = None
+    # whether the reader read the candidates (extractive mode; False: the fast stage was sure)
+    reader_used: bool | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -77,6 +86,7 @@ class Answer:
             "notices": list(self.notices),
             "resolved_query": self.resolved_query,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "reader_used": self.reader_used,
             "citations": [
                 {
                     "marker": c.marker,

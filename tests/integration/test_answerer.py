@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from evals.metrics import contains_answer
@@ -112,3 +113,31 @@ def test_squad_sample_regression_gate(squad_assistant) -> None:  # noqa: ANN001
 # --seed 7`), with its reader: accuracy 0.875, false abstention 0.035, abstention 0.282,
 # 33.0 words, AUC 0.800 (without a reader it measured 0.875, 0.028, 0.154, 33.0, 0.714)
 FLOORS = {"accuracy": 0.82, "false_abstention": 0.07, "abstention": 0.20, "words": 38, "auc": 0.74}
+
+
+def test_the_cascade_reads_only_where_the_fast_stage_is_unsure(assistant) -> None:  # noqa: ANN001
+    """The bundled scorer's fast stage answers alone exactly where its best sentence reaches
+    the bound; elsewhere, and with the cascade off, the reader reads."""
+    from rag.settings import AnswerSettings, RagSettings
+
+    scorer = assistant.extractive.scorer
+    assert scorer.fast is not None and 0 < scorer.fast_min_p1 <= 1
+    assert scorer.fast.reader_file is None
+    items = [json.loads(line) for line in (ROOT / "evals" / "seed_qa_dev.jsonl").open()]
+    from rag.assistant import Assistant
+
+    off = Assistant(RagSettings(index=assistant.settings.index, answer=AnswerSettings(cascade=False)),
+                    assistant.index, assistant.embedder, scorer)
+    used, same = [], 0
+    for item in items:
+        p = assistant.prepare(item["question"], item["history"])
+        cands = assistant.candidates(p, read=False)
+        sure = bool(cands) and scorer.sure_without_reader(np.stack([c.features for c in cands]))
+        a = assistant.answer(item["question"], item["history"])
+        assert a.reader_used is (not sure)
+        used.append(a.reader_used)
+        b = off.answer(item["question"], item["history"])
+        assert b.reader_used is True
+        same += a.text == b.text
+    assert False in used  # the bound is below 1: some questions are sure enough unread
+    assert same >= 0.8 * len(items)

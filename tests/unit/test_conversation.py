@@ -94,3 +94,18 @@ def test_history_window_limits_the_context() -> None:
     r = resolve("Why?", history, max_turns=2)
     assert "number 9" in r.query.context and "number 8" in r.query.context
     assert "number 7" not in r.query.context
+
+
+def test_a_follow_up_carries_its_last_exchange_for_the_reader() -> None:
+    from rag.conversation import resolve
+    from rag.types import Turn
+
+    history = [Turn("user", "Which agency published the photos?"),
+               Turn("assistant", "The German news outlet Der Spiegel published them on its site "
+                                 "late on Sunday evening. [1]")]
+    q = resolve("From what country?", history).query
+    assert q.recent == ("Which agency published the photos? The German news outlet Der Spiegel "
+                        "published them on its site late")
+    assert q.for_reader == f"From what country? ({q.recent})"
+    alone = resolve("Which agency published the photos?", []).query
+    assert alone.recent == "" and alone.for_reader == alone.text

@@ -197,3 +197,41 @@ def test_missing_features_train_and_predict(kind: str) -> None:
     m = Model(fit_model(x, y, kind, 0))
     p = m.proba(x)
     assert not np.isnan(p).any() and ((p > 0.5) == y).mean() > 0.8
+
+
+def test_a_fast_stage_is_sure_only_from_its_bound() -> None:
+    spec = spec_for({"lex": 6.0}, 0.0, 0.3)
+    fast = spec_for({"lex": 6.0}, 0.0, 0.3)
+    spec["reader"] = {"file": "reader.safetensors", "top": 8, "sha256": ""}
+    spec["fast"] = {k: fast[k] for k in ("sentence_model", "answer_model", "threshold", "policy")}
+    spec["fast"]["min_p1"] = 0.9
+    scorer = AnswerScorer.from_spec(spec, folder=Path("."))
+    assert scorer.fast is not None and scorer.fast_min_p1 == 0.9
+    low, _ = candidates([0.1, 0.2, 0.4, 0.1])   # best sigmoid(6 * 0.4 - 2) = 0.60
+    high, _ = candidates([0.1, 0.2, 0.9, 0.1])  # best sigmoid(6 * 0.9 - 2) = 0.97
+    assert not scorer.sure_without_reader(np.stack([c.features for c in low]))
+    assert scorer.sure_without_reader(np.stack([c.features for c in high]))
+    without = AnswerScorer.from_spec(spec_for({"lex": 6.0}, 0.0, 0.3))
+    assert without.fast is None and not without.sure_without_reader(np.stack([c.features for c in high]))
+
+
+def test_a_fast_stage_without_a_reader_is_refused() -> None:
+    spec = spec_for({}, 0.0, 0.5)
+    spec["fast"] = {**{k: spec[k] for k in ("sentence_model", "answer_model", "threshold", "policy")},
+                    "min_p1": 0.5}
+    with pytest.raises(ScorerError, match="fast stage"):
+        AnswerScorer.from_spec(spec)
+
+
+def test_the_last_answer_is_placed_among_the_candidates() -> None:
+    from rag.candidates import last_answer_place
+
+    rows = [("a.txt", 0, "The cat slept in the barn."), ("a.txt", 150, "It was white."),
+            ("b.txt", 0, "Another barn stood there."), ("a.txt", 400, "Then it ran off.")]
+    here, dist = last_answer_place(rows, "in the barn")  # a short answer inside a sentence
+    assert here.tolist() == [1, 0, 0, 0]
+    assert dist[0] == 0 and dist[1] == 1.5 and np.isnan(dist[2]) and dist[3] == 4.0
+    here, dist = last_answer_place(rows, "The cat slept in the barn. It was white. [1]")
+    assert here.tolist() == [1, 1, 0, 0] and dist[3] == 2.5  # the assistant's own sentences
+    here, dist = last_answer_place(rows, "")
+    assert not here.any() and np.isnan(dist).all()

@@ -1,0 +1,63 @@
+"""The cascade bound of ``rag train-answerer``: from which best-sentence probability the scorer
+trained without the reader answers on its own, so most questions skip the reader's cost.
+
+Both scorers are cross-validated by document on the same folds; every question's held-out
+outcome (abstained, right, words) is known for each. The bound is the lowest at which the
+mix (the fast scorer's answer where its best sentence reaches the bound, the full one's
+elsewhere) keeps held-out accuracy, abstention and false abstention within small margins of
+the full scorer's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from evals.answerer_train import Example, HeldOut, outcome, summarise
+
+Row = tuple[bool, bool, bool, int]
+
+
+def item_outcomes(data: Sequence[Example], held: HeldOut) -> list[Row]:
+    """(answerable, abstained, right, words) of each question, at its fold's threshold."""
+    out = []
+    for i, e in enumerate(data):
+        f = int(held.folds[i])
+        out.append((e.answerable, *outcome(e, held.probs[i], float(held.answer_proba[i]),
+                                           held.thresholds[f], held.ratios[f])))
+    return out
+
+
+def best_probability(held: HeldOut) -> np.ndarray:
+    return np.asarray([float(p.max()) if len(p) else 0.0 for p in held.probs])
+
+
+def choose_bound(data: Sequence[Example], full: HeldOut, fast: HeldOut,
+                 max_accuracy_loss: float = 0.005, max_abstention_loss: float = 0.01,
+                 max_false_abstention_gain: float = 0.005) -> dict[str, Any]:
+    """The lowest bound whose mix stays within the margins of the full scorer (held out)."""
+    full_rows, fast_rows = item_outcomes(data, full), item_outcomes(data, fast)
+    p1 = best_probability(fast)
+    base = summarise(full_rows)
+    bounds = sorted({*np.round(np.quantile(p1, np.linspace(0, 1, 201)), 6).tolist(), 1.01})
+    curve = []
+    chosen: tuple[float, dict[str, float]] | None = None
+    for b in bounds:
+        skip = p1 >= b
+        m = summarise([f if s else r for f, r, s in zip(fast_rows, full_rows, skip, strict=True)])
+        curve.append({"min_p1": b, "unread": float(skip.mean()), **{k: m[k] for k in (
+            "accuracy", "false_abstention", "abstention_recall", "answer_words")}})
+        if chosen is None and (m["accuracy"] >= base["accuracy"] - max_accuracy_loss
+                               and m["abstention_recall"] >= base["abstention_recall"] - max_abstention_loss
+                               and m["false_abstention"] <= base["false_abstention"]
+                               + max_false_abstention_gain):
+            chosen = (b, m)
+    assert chosen is not None  # 1.01 reads every question: the full scorer itself
+    b, m = chosen
+    return {"min_p1": float(b), "unread_share": float((p1 >= b).mean()), "held_out": m,
+            "full_held_out": base, "margins": {"accuracy": max_accuracy_loss,
+                                               "abstention": max_abstention_loss,
+                                               "false_abstention": max_false_abstention_gain},
+            "curve": curve[:: max(1, len(curve) // 40)]}
