@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rag.candidates import reader_pick
-from rag.reader import build_net, pair_text
+from rag.reader import build_net, clip_question, measuring_tokenizer, pair_text
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,10 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     tok = AutoTokenizer.from_pretrained(base_path)
-    enc = tok([p.question for p in pairs], [pair_text(p.sentence, p.before) for p in pairs],
+    measure = measuring_tokenizer(base_path)
+    # the question clipped as the Reader clips it when answering
+    clipped = {q: clip_question(measure, q, cfg.max_length) for q in {p.question for p in pairs}}
+    enc = tok([clipped[p.question] for p in pairs], [pair_text(p.sentence, p.before) for p in pairs],
               truncation="only_second", max_length=cfg.max_length)
     ids = enc["input_ids"]
     types = enc["token_type_ids"]
@@ -141,8 +144,9 @@ def score_net(net: Any, base_path: str, questions: list[str], pairs: list[list[t
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(base_path)
-    flat = [(qi, q, s, b) for qi, (q, ps) in enumerate(zip(questions, pairs, strict=True))
-            for s, b in ps]
+    measure = measuring_tokenizer(base_path)
+    flat = [(qi, clip_question(measure, q, max_length), s, b)
+            for qi, (q, ps) in enumerate(zip(questions, pairs, strict=True)) for s, b in ps]
     order = sorted(range(len(flat)), key=lambda i: len(flat[i][1]) + len(flat[i][2]) + len(flat[i][3]))
     logits = np.zeros(len(flat), dtype=np.float32)
     with torch.inference_mode():

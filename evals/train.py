@@ -139,15 +139,16 @@ def final_reader(data: list[Any], settings: TrainSettings, info: dict[str, Any],
     return {"file": path.name, "top": cfg.top, "sha256": written["sha256"]}
 
 
-def fast_stage(data: list[Any], cfg: Any, full: Any, fast: Any, spec: dict[str, Any],
+def fast_stage(unread: list[Any], cfg: Any, full: Any, fast: Any, spec: dict[str, Any],
                say: Any) -> dict[str, Any]:
-    """The scorer without the reader fitted on every question, stored in ``spec`` as the fast
-    stage with the cascade bound chosen on the held-out folds of both runs (evals.cascade)."""
+    """The scorer without the reader fitted on every question (``unread``: the examples with
+    the reader's features missing), stored in ``spec`` as the fast stage with the cascade bound
+    chosen on the held-out folds of both runs (evals.cascade)."""
     from evals.cascade import choose_bound
 
     t = time.perf_counter()
-    bound = choose_bound(data, full, fast)
-    fast_spec, _ = fit_answerer(without_reader(data), cfg)
+    bound = choose_bound(unread, full, fast)
+    fast_spec, _ = fit_answerer(unread, cfg)
     spec["fast"] = {k: fast_spec[k] for k in ("sentence_model", "answer_model", "threshold", "policy")}
     spec["fast"]["min_p1"] = bound["min_p1"]
     say(f"cascade: unread from a best-sentence probability of {bound['min_p1']:.3f}, "
@@ -239,8 +240,9 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     curves = {}
     marks = {}
     runs: list[tuple[str, str, list[Any]]] = [(kind, kind, data) for kind in kinds]
+    unread = without_reader(data) if reader is not None else []
     if reader is not None:
-        runs.append((f"{settings.model} without reader", settings.model, without_reader(data)))
+        runs.append((f"{settings.model} without reader", settings.model, unread))
     per_source: dict[str, Any] = {}
     helds: dict[str, Any] = {}
     for name, kind, rows in runs:
@@ -269,7 +271,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     fit_s = time.perf_counter() - t
     cascade = None
     if reader is not None:
-        cascade = fast_stage(data, cfg, helds[settings.model],
+        cascade = fast_stage(unread, cfg, helds[settings.model],
                              helds[f"{settings.model} without reader"], spec, say)
         spec["reader"] = final_reader(data, settings, reader, sources, say)
     manifest = {

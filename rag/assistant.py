@@ -22,7 +22,7 @@ from rag.candidates import (
 )
 from rag.conversation import resolve
 from rag.errors import BackendUnavailable, EmptyQuestion, InvalidSetting
-from rag.extractive import ExtractiveAnswerer
+from rag.extractive import ABSTAIN_TEXT, ExtractiveAnswerer
 from rag.retrieval.hybrid import HybridSearch
 from rag.scorer import AnswerScorer, ScorerError
 from rag.settings import AnswerMode, Backend, Mode, RagSettings
@@ -83,22 +83,25 @@ class Assistant:
             scorer = self._scorer or AnswerScorer.load(a.answerer_path or None)
             if a.abstain_threshold is not None:
                 scorer = replace(scorer, threshold=a.abstain_threshold)
-            self._extractive = ExtractiveAnswerer(scorer, a.max_answer_words, a.max_answer_sentences,
-                                                  a.min_similarity)
+            self._extractive = self._answerer(scorer)
         return self._extractive
+
+    def _answerer(self, scorer: AnswerScorer) -> ExtractiveAnswerer:
+        a = self.settings.answer
+        return ExtractiveAnswerer(scorer, a.max_answer_words, a.max_answer_sentences, a.min_similarity)
 
     @property
     def fast_extractive(self) -> ExtractiveAnswerer | None:
         """The answerer of the scorer's fast stage (no reader), or None when the cascade is off,
-        the scorer has no fast stage, or a threshold of its own was set (it is the full
-        scorer's)."""
+        the scorer has no fast stage or no reader to fall back on, or a threshold of its own was
+        set (that threshold is the full scorer's)."""
         a = self.settings.answer
-        fast = self.extractive.scorer.fast
-        if not a.cascade or fast is None or a.abstain_threshold is not None:
+        scorer = self.extractive.scorer
+        fast = scorer.fast
+        if not a.cascade or fast is None or scorer.reader_file is None or a.abstain_threshold is not None:
             return None
         if self._fast is None or self._fast.scorer is not fast:
-            self._fast = ExtractiveAnswerer(fast, a.max_answer_words, a.max_answer_sentences,
-                                            a.min_similarity)
+            self._fast = self._answerer(fast)
         return self._fast
 
     @property
@@ -167,7 +170,8 @@ class Assistant:
         qvec = self.retriever.query_vector(query)
         hits = self.retriever.search(query, k=k, mode=mode, query_vector=qvec)
         focus = resolution.entity if query.text != text else None
-        said = tuple(t.content for t in turns if t.role == "assistant")
+        # what the assistant said (a refusal quotes no sentence and places no answer)
+        said = tuple(t.content for t in turns if t.role == "assistant" and t.content != ABSTAIN_TEXT)
         return Prepared(text, notices, query, qvec, hits, focus, said, use_llm)
 
     def candidates(self, prepared: Prepared, read: bool = True) -> list[Candidate]:
@@ -189,7 +193,8 @@ class Assistant:
         self.read(p.query.for_reader, cands)
         answer = self.extractive.answer(p.query.text, cands, p.hits, p.query.text,
                                         bridge=lambda best: self._bridge(p, best))
-        return replace(answer, reader_used=self.reader is not None)
+        # None: this scorer has no reader (there is nothing to skip)
+        return replace(answer, reader_used=bool(cands) if self.reader is not None else None)
 
     def with_scorer(self, scorer: AnswerScorer) -> Assistant:
         """The same index and model, another answer scorer (cross-validation folds)."""
@@ -224,8 +229,11 @@ class Assistant:
 
     def warm(self) -> None:
         """Load the index, the embedding model and the answer scorer and run them once, so the
-        first user's question does not pay for loading (servers call this before they listen)."""
+        first user's question does not pay for loading (servers call this before they listen).
+        The reader is loaded and run too, even when the cascade answers the warm-up unread."""
         self.answer("What are these documents about?")
+        if self.reader is not None:
+            self.reader.score("What are these documents about?", [("These documents.", "")])
 
     # -- internals -------------------------------------------------------------------------
     def _bridge(self, p: Prepared, best: Candidate, read: bool = True) -> list[Candidate]:

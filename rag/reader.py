@@ -51,6 +51,26 @@ def pair_text(sentence: str, before: str = "") -> str:
     return f"{sentence.strip()} [SEP] {before.strip()}" if before.strip() else sentence.strip()
 
 
+def clip_question(measure: Any, question: str, max_length: int) -> str:
+    """A question longer than half the reader's window is cut to that half, so the sentence
+    keeps the rest; ``measure`` is a `tokenizers` Tokenizer without truncation. Of the shared
+    sets' 7,113 questions as the reader reads them (a follow-up with its last exchange), 43 are
+    longer than 32 tokens, at most 54."""
+    limit = max_length // 2
+    enc = measure.encode(question, add_special_tokens=False)
+    return question[: enc.offsets[limit - 1][1]] if len(enc.ids) > limit else question
+
+
+def measuring_tokenizer(base_path: str) -> Any:
+    """The model's tokenizer without truncation or padding, for clip_question."""
+    from tokenizers import Tokenizer
+
+    measure = Tokenizer.from_file(str(Path(base_path) / "tokenizer.json"))
+    measure.no_truncation()
+    measure.no_padding()
+    return measure
+
+
 def manifest_path(path: Path) -> Path:
     return path.with_name(path.stem + ".manifest.json")
 
@@ -212,9 +232,7 @@ class Reader:
         self.tokenizer = Tokenizer.from_file(str(Path(base_path) / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_length, strategy="only_second")
         self.tokenizer.no_padding()
-        self._measure = Tokenizer.from_file(str(Path(base_path) / "tokenizer.json"))
-        self._measure.no_truncation()
-        self._measure.no_padding()
+        self._measure = measuring_tokenizer(base_path)
         self._session: Any = None
         self._net: Any = None
         self.backend = "torch"
@@ -255,11 +273,7 @@ class Reader:
                                     providers=["CPUExecutionProvider"])
 
     def clip(self, question: str) -> str:
-        """A question longer than half the reader's window is cut to that half, so the sentence
-        keeps the rest (10 of the shared sets' 7,113 questions are longer, at most 39 tokens)."""
-        limit = self.max_length // 2
-        enc = self._measure.encode(question, add_special_tokens=False)
-        return question[: enc.offsets[limit - 1][1]] if len(enc.ids) > limit else question
+        return clip_question(self._measure, question, self.max_length)
 
     def encode(self, question: str, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
         question = self.clip(question)

@@ -132,14 +132,17 @@ class AnswerScorer:
         if fast is not None and not reader:
             raise ScorerError("The answer scorer's fast stage needs a reader to fall back on; "
                               "retrain it with: rag train-answerer")
+        try:
+            stage = cls(Model(fast["sentence_model"]), Model(fast["answer_model"]),
+                        float(fast["threshold"]), dict(fast.get("policy", {})), {}) if fast else None
+            bound = float(fast["min_p1"]) if fast else 1.0
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ScorerError(f"The answer scorer's fast stage is incomplete ({exc!r}); retrain "
+                              "it with: rag train-answerer") from exc
         return cls(Model(spec["sentence_model"]), Model(spec["answer_model"]),
                    float(spec["threshold"]), dict(spec.get("policy", {})), manifest or {},
                    reader_file, int(reader["top"]) if reader else 0,
-                   str(reader.get("sha256", "")) if reader else "",
-                   cls(Model(fast["sentence_model"]), Model(fast["answer_model"]),
-                       float(fast["threshold"]), dict(fast.get("policy", {})), {})
-                   if fast else None,
-                   float(fast["min_p1"]) if fast else 1.0)
+                   str(reader.get("sha256", "")) if reader else "", stage, bound)
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> AnswerScorer:

@@ -17,7 +17,9 @@ def test_eval_writes_predictions_metrics_and_report(assistant, tmp_path: Path) -
     preds = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) == sum(1 for line in DEV_SET.read_text().splitlines() if line.strip())
     for p in preds:
-        assert set(p) == {"id", "answer", "abstained", "citations", "retrieved", "latency_ms", "confidence"}
+        assert set(p) == {"id", "answer", "abstained", "citations", "retrieved", "latency_ms", "confidence",
+                          "reader_used"}
+        assert p["reader_used"] in (True, False)  # the bundled scorer reads unless its fast stage is sure
         assert len(p["retrieved"]) >= 5
         for c in p["citations"]:
             source = (ROOT / "seeds" / c["doc_id"]).read_text(encoding="utf-8")
@@ -26,6 +28,7 @@ def test_eval_writes_predictions_metrics_and_report(assistant, tmp_path: Path) -
     assert saved["metrics"]["all"]["n"] == len(preds)
     assert saved["git_commit"] and saved["index_manifest_sha256"]
     assert metrics["metrics"]["follow-up"]["answerable"] > 0
+    assert 0 <= saved["metrics"]["all"]["unread_share"] <= 1
     assert (tmp_path / "accuracy_by_type.png").stat().st_size > 1000
     assert "| follow-up |" in (tmp_path / "report.md").read_text()
 

@@ -200,7 +200,7 @@ def test_missing_features_train_and_predict(kind: str) -> None:
 
 
 def test_a_fast_stage_is_sure_only_from_its_bound() -> None:
-    spec = spec_for({"lex": 6.0}, 0.0, 0.3)
+    spec = spec_for({"lex": -6.0}, 0.0, 0.3)  # the full stage would never be sure
     fast = spec_for({"lex": 6.0}, 0.0, 0.3)
     spec["reader"] = {"file": "reader.safetensors", "top": 8, "sha256": ""}
     spec["fast"] = {k: fast[k] for k in ("sentence_model", "answer_model", "threshold", "policy")}
@@ -213,6 +213,9 @@ def test_a_fast_stage_is_sure_only_from_its_bound() -> None:
     assert scorer.sure_without_reader(np.stack([c.features for c in high]))
     without = AnswerScorer.from_spec(spec_for({"lex": 6.0}, 0.0, 0.3))
     assert without.fast is None and not without.sure_without_reader(np.stack([c.features for c in high]))
+    del spec["fast"]["min_p1"]
+    with pytest.raises(ScorerError, match="incomplete"):
+        AnswerScorer.from_spec(spec, folder=Path("."))
 
 
 def test_a_fast_stage_without_a_reader_is_refused() -> None:
