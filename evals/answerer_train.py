@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -35,6 +34,7 @@ import numpy as np
 from evals.metrics import contains_answer, normalize
 from rag.candidates import QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, question_features
 from rag.scorer import FORMAT, Model, ScorerError
+from rag.text import without_markers
 
 ModelKind = Literal["trees", "logistic"]
 RATIOS = (1.01, 0.9, 0.8, 0.7, 0.6, 0.5)  # 1.01: never a second sentence on probability alone
@@ -423,7 +423,7 @@ def describe(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def words_of(text: str) -> int:
-    return len(re.sub(r"\[\d+\]", " ", text).split())
+    return len(without_markers(text).split())
 
 
 __all__ = ["Example", "TrainConfig", "abstention_curve", "assign_groups", "collect", "cross_validate",

@@ -6,6 +6,8 @@ import math
 import re
 from collections import Counter
 
+from rag.text import without_markers
+
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 
 
@@ -17,7 +19,7 @@ def normalize(text: str) -> str:
 
 
 def contains_answer(answer: str, golds: list[str]) -> bool:
-    a = normalize(re.sub(r"\[\d+\]", " ", answer))
+    a = normalize(without_markers(answer))
     return any(normalize(g) in a for g in golds if normalize(g))
 
 
@@ -27,7 +29,7 @@ def covers(passage: str, evidence: list[str]) -> bool:
 
 
 def token_f1(prediction: str, reference: str) -> float:
-    p = normalize(re.sub(r"\[\d+\]", " ", prediction)).split()
+    p = normalize(without_markers(prediction)).split()
     r = normalize(reference).split()
     common = sum((Counter(p) & Counter(r)).values())
     if not p or not r or not common:

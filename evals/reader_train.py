@@ -145,8 +145,8 @@ def score_net(net: Any, base_path: str, questions: list[str], pairs: list[list[t
 
     tok = AutoTokenizer.from_pretrained(base_path)
     measure = measuring_tokenizer(base_path)
-    flat = [(qi, clip_question(measure, q, max_length), s, b)
-            for qi, (q, ps) in enumerate(zip(questions, pairs, strict=True)) for s, b in ps]
+    clipped = [clip_question(measure, q, max_length) for q in questions]
+    flat = [(qi, q, s, b) for qi, (q, ps) in enumerate(zip(clipped, pairs, strict=True)) for s, b in ps]
     order = sorted(range(len(flat)), key=lambda i: len(flat[i][1]) + len(flat[i][2]) + len(flat[i][3]))
     logits = np.zeros(len(flat), dtype=np.float32)
     with torch.inference_mode():

@@ -185,11 +185,12 @@ class Assistant:
         """The extractive answer: the fast stage alone when it is sure, else read and score."""
         cands = self.candidates(p, read=False)
         fast = self.fast_extractive
-        if fast is not None and cands and self.extractive.scorer.sure_without_reader(
-                np.stack([c.features for c in cands])):
-            answer = fast.answer(p.query.text, cands, p.hits, p.query.text,
-                                 bridge=lambda best: self._bridge(p, best, read=False))
-            return replace(answer, reader_used=False)
+        if fast is not None and cands:
+            probs = fast.scorer.sentence_proba(np.stack([c.features for c in cands]))
+            if self.extractive.scorer.fast_is_sure(probs):
+                answer = fast.answer(p.query.text, cands, p.hits, p.query.text,
+                                     bridge=lambda best: self._bridge(p, best, read=False), probs=probs)
+                return replace(answer, reader_used=False)
         self.read(p.query.for_reader, cands)
         answer = self.extractive.answer(p.query.text, cands, p.hits, p.query.text,
                                         bridge=lambda best: self._bridge(p, best))

@@ -19,6 +19,7 @@ import numpy as np
 from index.bm25 import idf_table
 from index.search import SearchIndex
 from rag.qtype import KINDS, expected_kind, offers
+from rag.text import without_markers
 from rag.types import Hit
 
 BACK_REFERENCE = re.compile(
@@ -196,7 +197,7 @@ def last_answer_place(rows: list[tuple[str, int, str]], last: str) -> tuple[np.n
     that does, in characters / 100, clipped to ±30 (NaN where none does)."""
     here = np.zeros(len(rows), dtype=np.float32)
     dist = np.full(len(rows), np.nan, dtype=np.float32)
-    target = squash(re.sub(r"\[\d+\]", " ", last))
+    target = squash(without_markers(last))
     if not target:
         return here, dist
     padded = f" {target} "

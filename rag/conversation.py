@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.text import ANAPHORA, FOLLOW_UP_START, PRONOUNS_PERSON, STOP, entities, words
+from rag.text import ANAPHORA, FOLLOW_UP_START, PRONOUNS_PERSON, STOP, entities, without_markers, words
 from rag.types import Query, Turn
 
 # General evidence for people, from any domain: a title before the name, a verb of saying or
@@ -169,7 +169,7 @@ def _last_exchange(turns: list[Turn], answer_words: int = 12) -> str:
     if last is None:
         return ""
     answer = next((t.content for t in turns[last + 1:] if t.role == "assistant"), "")
-    answer = " ".join(re.sub(r"\[\d+\]", " ", answer).split()[:answer_words])
+    answer = " ".join(without_markers(answer).split()[:answer_words])
     return f"{turns[last].content} {answer}".strip()
 
 
@@ -178,6 +178,6 @@ def _context(turns: list[Turn]) -> str:
     parts = []
     for turn in reversed(turns):
         text = turn.content if turn.role == "user" else " ".join(turn.content.split()[:40])
-        text = re.sub(r"\[\d+\]", "", text)
+        text = without_markers(text, "")
         parts.append(text)
     return " ".join(parts)

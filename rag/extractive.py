@@ -42,20 +42,24 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.min_similarity = min_similarity
 
-    def score(self, cands: list[Candidate]) -> float:
-        """Set each candidate's probability; return the probability the question is answered."""
+    def score(self, cands: list[Candidate], probs: np.ndarray | None = None) -> float:
+        """Set each candidate's probability (``probs``: this scorer's, already computed);
+        return the probability the question is answered."""
         if not cands:
             return 0.0
-        probs = self.scorer.sentence_proba(np.stack([c.features for c in cands]))
+        if probs is None:
+            probs = self.scorer.sentence_proba(np.stack([c.features for c in cands]))
         for c, p in zip(cands, probs, strict=True):
             c.prob = float(p)
         return self.scorer.answer_proba(question_features(cands, probs))
 
     def answer(self, question: str, cands: list[Candidate], hits: list[Hit], resolved: str = "",
-               bridge: Callable[[Candidate], list[Candidate]] | None = None) -> Answer:
+               bridge: Callable[[Candidate], list[Candidate]] | None = None,
+               probs: np.ndarray | None = None) -> Answer:
         """``bridge``: for a question that goes through an entity (a relative clause), more
-        candidates retrieved with the best sentence's names; the best of another document joins."""
-        answerable = self.score(cands)
+        candidates retrieved with the best sentence's names; the best of another document joins.
+        ``probs``: the candidates' sentence probabilities, when already computed."""
+        answerable = self.score(cands, probs)
         # titles, bylines and captions (no sentence punctuation, or a document's first line) are
         # scored, they inform the answer probability, but they are never the answer
         ranked = sorted((c for c in cands if not is_title(c)), key=lambda c: -c.prob)

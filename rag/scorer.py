@@ -104,7 +104,11 @@ class AnswerScorer:
         """Whether the fast stage is sure enough of these candidates to answer unread."""
         if self.fast is None or not len(features):
             return False
-        return float(self.fast.sentence_proba(features).max()) >= self.fast_min_p1
+        return self.fast_is_sure(self.fast.sentence_proba(features))
+
+    def fast_is_sure(self, fast_probs: np.ndarray) -> bool:
+        """Whether the fast stage's sentence probabilities reach the cascade bound."""
+        return self.fast is not None and len(fast_probs) > 0 and float(fast_probs.max()) >= self.fast_min_p1
 
     def sentence_proba(self, features: np.ndarray) -> np.ndarray:
         return self.sentence.proba(features) if len(features) else np.zeros(0)

@@ -6,6 +6,13 @@ import re
 import unicodedata
 
 WORD = re.compile(r"[\w][\w'’.-]*[\w]|\w")
+MARKER = re.compile(r"\[\d+\]")  # a citation marker in an answer: "[2]"
+
+
+def without_markers(text: str, sep: str = " ") -> str:
+    """The text with its citation markers replaced by ``sep``."""
+    return MARKER.sub(sep, text)
+
 STOP = frozenset(
     """a an the and or but if then so of to in on at by for with from about as into over after
     before between under again further once is are was were be been being am do does did doing
