@@ -72,12 +72,12 @@ def timed_build(docs: list[Document], beir: Path, folder: Path, precision: str) 
     passages = calls[0] if calls else (0, 0.0)
     rest = calls[1:]
     return {"precision": precision, "engine": embedder.document_engine,
-            "seconds": round(seconds, 1), "exact_seconds": seconds, "passages": passages[0],
-            "passage_embedding_s": round(passages[1], 1),
+            "seconds": round(seconds, 3), "exact_seconds": seconds, "passages": passages[0],
+            "passage_embedding_s": round(passages[1], 3),
             "sentences": sum(n for n, _ in rest),
-            "sentence_embedding_s": round(sum(s for _, s in rest), 1),
-            "other_s": round(seconds - sum(s for _, s in calls), 1),
-            "reported_seconds": round(report.seconds, 1)}
+            "sentence_embedding_s": round(sum(s for _, s in rest), 3),
+            "other_s": round(seconds - sum(s for _, s in calls), 3),
+            "reported_seconds": round(report.seconds, 3)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,8 @@ def test_build_speed_times_builds_against_plain_encoding(tmp_path: Path) -> None
     assert set(builds) == {"fp32", "int8"} and builds["int8"]["engine"] == "onnx"
     for b in builds.values():
         assert b["passages"] >= data["documents"] and b["sentences"] > b["passages"]
-        assert 0 < b["passage_embedding_s"] + b["sentence_embedding_s"] <= b["seconds"]
+        # Each figure is rounded to the millisecond: the parts may overshoot the whole by that.
+        assert 0 < b["passage_embedding_s"] + b["sentence_embedding_s"] <= b["seconds"] + 0.002
         manifest = read_manifest(live_version(out / b["precision"] / "index"), out / b["precision"] / "index")
         assert manifest["model"]["precision"] == b["precision"] and manifest["count"] == b["passages"]
     assert builds["int8"]["ratio_to_plain"] > 0 and "exact_seconds" not in data["plain"]
