@@ -31,6 +31,10 @@ class ReaderConfig:
     head_lr: float = 1e-3
     max_length: int = 64     # tokens of question + sentence + the sentence before
     seed: int = 0
+    # held-out picks are scored the way answering scores them (rag.reader.Reader: the float16
+    # weights on ONNX Runtime, one batch per question), in this precision, so the scorer
+    # learns from the logits it will be given
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,32 @@ def score_net(net: Any, base_path: str, questions: list[str], pairs: list[list[t
     return out
 
 
+def score_serving(net: Any, base_path: str, cfg: ReaderConfig, questions: list[str],
+                  pairs: list[list[tuple[str, str]]], log: Callable[[str], None] = print) -> list[np.ndarray]:
+    """Logits of each question's (sentence, before) pairs as answering computes them: the
+    network saved as a reader would be (rag.reader.save_reader) in a temporary folder, loaded
+    by rag.reader.Reader in ``cfg.precision`` and run one question at a time."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from index.embed import model_fingerprint
+    from rag.reader import Reader, save_reader
+
+    with tempfile.TemporaryDirectory(prefix="reader-fold-") as tmp:
+        path = Path(tmp) / "reader.safetensors"
+        save_reader(net, {"base_model": model_fingerprint(base_path), "max_length": cfg.max_length,
+                          "top": cfg.top, "settings": cfg.__dict__}, path)
+        reader = Reader(path, base_path, Path(tmp) / "cache", threads=os.cpu_count() or 1,
+                        precision=cfg.precision)
+        out = []
+        for n, (q, ps) in enumerate(zip(questions, pairs, strict=True)):
+            out.append(reader.score(q, ps))
+            if (n + 1) % 1000 == 0:
+                log(f"  scored {n + 1}/{len(questions)} questions ({reader.backend}, {cfg.precision})")
+        return out
+
+
 @dataclass(frozen=True)
 class ReaderData:
     """What the reader sees of each question: the question as resolved, its candidates'
@@ -221,8 +251,8 @@ def reader_oof(rd: ReaderData, base_path: str, cfg: ReaderConfig, folds: np.ndar
         net = train_reader(pairs, base_path, cfg, log)
         test = np.flatnonzero(folds == f)
         started = time.perf_counter()
-        scores = score_net(net, base_path, [rd.queries[i] for i in test],
-                           [[rd.texts[i][j] for j in picks[i]] for i in test], cfg.max_length)
+        scores = score_serving(net, base_path, cfg, [rd.queries[i] for i in test],
+                               [[rd.texts[i][j] for j in picks[i]] for i in test], log)
         for i, s in zip(test, scores, strict=True):
             out[i][picks[i]] = s
         log(f"reader fold {f + 1}: scored {len(test)} questions in {time.perf_counter() - started:.0f} s")

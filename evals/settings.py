@@ -103,6 +103,10 @@ class TrainSettings(Settings):
     reader: bool = Field(True, description="also fine-tune the reader (a cross-encoder from the "
                          "embedding model; about an hour here) and feed its scores to the scorer")
     reader_epochs: float = Field(1.0, gt=0, le=5, description="passes over the reader's pairs")
+    served_precision: Literal["fp32", "int8"] = Field(
+        "int8", description="the precision the reader will answer in (ONNX Runtime fp32 or "
+                            "dynamic int8): its held-out logits are computed in it, and answering "
+                            "uses it unless --reader-precision says otherwise")
 
     @field_validator("data", mode="before")
     @classmethod

@@ -91,7 +91,8 @@ def off_topic_examples(asked: list[tuple[str, Any, list[dict[str, Any]]]], per_s
 def reader_config(settings: TrainSettings) -> Any:
     from evals.reader_train import ReaderConfig
 
-    return ReaderConfig(epochs=settings.reader_epochs, seed=settings.seed)
+    return ReaderConfig(epochs=settings.reader_epochs, seed=settings.seed,
+                        precision=settings.served_precision)
 
 
 def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str, Any]:
@@ -136,7 +137,7 @@ def final_reader(data: list[Any], settings: TrainSettings, info: dict[str, Any],
                       "pairs": len(pairs), "data": sources, "out_of_fold": info["out_of_fold"],
                       "seconds": round(time.perf_counter() - t, 1), "git_commit": git_commit()}, path)
     info["final_seconds"] = round(time.perf_counter() - t, 1)
-    return {"file": path.name, "top": cfg.top, "sha256": written["sha256"]}
+    return {"file": path.name, "top": cfg.top, "sha256": written["sha256"], "precision": cfg.precision}
 
 
 def fast_stage(unread: list[Any], cfg: Any, full: Any, fast: Any, spec: dict[str, Any],

@@ -111,7 +111,8 @@ class Assistant:
         scorer = self.extractive.scorer
         if scorer.reader_file is None:
             return None
-        if self._reader is None or self._reader.path != scorer.reader_file:
+        if (self._reader is None or self._reader.path != scorer.reader_file
+                or self._reader.precision != self.reader_precision):
             from index.embed import model_fingerprint
             from rag.reader import Reader
 
@@ -119,12 +120,18 @@ class Assistant:
             self._reader = Reader(scorer.reader_file, s.model_path, s.cache_dir,
                                   model_fingerprint(s.model_path),
                                   threads=self.settings.answer.reader_threads or os.cpu_count() or 1,
-                                  precision=self.settings.answer.reader_precision)
+                                  precision=self.reader_precision)
             if scorer.reader_sha256 and self._reader.manifest.get("sha256") != scorer.reader_sha256:
                 self._reader = None
                 raise ScorerError(f"The reader at {scorer.reader_file} is not the one the answer "
                                   "scorer was trained with; retrain both with: rag train-answerer")
         return self._reader
+
+    @property
+    def reader_precision(self) -> str:
+        """The reader's precision: the setting, or (auto) the one the scorer was trained with."""
+        chosen = self.settings.answer.reader_precision
+        return self.extractive.scorer.reader_precision if chosen == "auto" else chosen
 
     def read(self, question: str, cands: list[Candidate]) -> list[Candidate]:
         """Let the reader score the candidates the cheap features rank highest."""

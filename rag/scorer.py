@@ -95,6 +95,9 @@ class AnswerScorer:
     reader_file: Path | None = None
     reader_top: int = 0
     reader_sha256: str = ""
+    # the precision the reader ran in when its logits were held out for training (older
+    # scorers: PyTorch float32, nearest to fp32)
+    reader_precision: str = "fp32"
     # the scorer trained without the reader's features, and the best-sentence probability from
     # which its answer stands without reading (None: always read)
     fast: AnswerScorer | None = None
@@ -146,7 +149,8 @@ class AnswerScorer:
         return cls(Model(spec["sentence_model"]), Model(spec["answer_model"]),
                    float(spec["threshold"]), dict(spec.get("policy", {})), manifest or {},
                    reader_file, int(reader["top"]) if reader else 0,
-                   str(reader.get("sha256", "")) if reader else "", stage, bound)
+                   str(reader.get("sha256", "")) if reader else "",
+                   str(reader.get("precision", "fp32")) if reader else "fp32", stage, bound)
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> AnswerScorer:

@@ -82,12 +82,12 @@ class AnswerSettings(Settings):
     min_similarity: float = Field(0.25, ge=0, le=1, description="abstain when no sentence is this "
                                   "similar to the question (cosine)")
     max_question_chars: int = Field(4000, ge=100, description="longer questions are cut")
-    # fp32 by the speed issue's rule (dev-set answers unchanged): int8 changed one seed dev answer
-    # from right to wrong (accuracy 0.806 against 0.833); on 300 SQuAD questions (rag eval
-    # --sample 300 --seed 7) it kept 282 answers, accuracy 0.882 against 0.875, abstention 0.276
-    # against 0.282, AUC 0.800 both; answer p50 117 against 148 ms on the seeds
-    reader_precision: Literal["fp32", "int8"] = Field(
-        "fp32", description="the reader on ONNX Runtime in fp32, or dynamic int8")
+    # auto: the precision the scorer was trained with (its reader's logits were held out in it,
+    # rag train-answerer --reader-precision); the other one gives the scorer logits it was not
+    # calibrated on. Figures of the choice in the README (answer scorer)
+    reader_precision: Literal["auto", "fp32", "int8"] = Field(
+        "auto", description="the reader on ONNX Runtime in fp32 or dynamic int8 (auto: as the "
+                            "answer scorer was trained)")
     # seed dev set, 8 candidates read per question (python -m evals.reader_latency): fp32 177 ms
     # on one thread, 101 ms on two; int8 132 and 73 ms
     reader_threads: int = Field(0, ge=0, le=64, description="threads the reader uses for one "

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evals.reader_train import Pair, ReaderConfig, score_net, train_reader
+from evals.reader_train import Pair, ReaderConfig, score_net, score_serving, train_reader
 from index.embed import model_fingerprint
 from rag.candidates import SENTENCE_FEATURES
 from rag.reader import FROZEN, Reader, ReaderError, manifest_path, save_reader
@@ -54,6 +54,25 @@ def test_the_reader_learns_which_sentence_answers(trained: tuple[object, Path], 
     scores = score_net(net, model_path, qs, [[(s, b) for _, s, b in RIGHT]] * len(qs), 64)
     # each question's own sentence scores above the wrong ones it was shown (by chance: 1 in 4)
     assert sum(all(row[i] > row[j] for j in WRONG(i)) for i, row in enumerate(scores)) >= 5
+
+
+def test_held_out_scores_are_the_ones_answering_gives(trained: tuple[object, Path], model_path: str,
+                                                     tmp_path: Path) -> None:
+    """Training scores held-out picks through the stored reader on ONNX Runtime, in the precision
+    answering will use, so the scorer is calibrated on those logits (int8 differs from fp32)."""
+    net, path = trained
+    texts = [(s, b) for _, s, b in RIGHT]
+    qs = [RIGHT[0][0], RIGHT[3][0]]
+    for precision in ("fp32", "int8"):
+        cfg = ReaderConfig(max_length=64, top=4, precision=precision)
+        held = score_serving(net, model_path, cfg, qs, [texts, texts[:3]], log=lambda _: None)
+        serving = Reader(path, model_path, tmp_path, precision=precision)
+        assert [len(h) for h in held] == [6, 3]
+        assert np.allclose(held[0], serving.score(qs[0], texts), atol=1e-5)
+        assert np.allclose(held[1], serving.score(qs[1], texts[:3]), atol=1e-5)
+    fp32 = score_serving(net, model_path, ReaderConfig(precision="fp32"), qs[:1], [texts], log=print)[0]
+    int8 = score_serving(net, model_path, ReaderConfig(precision="int8"), qs[:1], [texts], log=print)[0]
+    assert not np.allclose(fp32, int8, atol=1e-4)
 
 
 def test_stored_without_word_embeddings_in_half_precision(trained: tuple[object, Path]) -> None:
@@ -153,6 +172,10 @@ def test_the_assistant_reads_only_its_top_candidates(trained: tuple[object, Path
     # a scorer without a reader reads nothing
     assert assistant.with_scorer(replace(bundled, reader_file=None)).reader is None
     assert reading.answer("Who is the leader of North Korea?").text
+    # the reader runs in the precision the scorer was trained with (reader_precision auto)
+    assert reading.reader.precision == "fp32"
+    int8 = assistant.with_scorer(replace(scorer, reader_precision="int8"))
+    assert int8.reader_precision == "int8" and int8.reader.precision == "int8"
 
 
 def test_a_reader_from_another_training_run_is_refused(trained: tuple[object, Path], assistant,  # noqa: ANN001

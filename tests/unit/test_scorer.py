@@ -184,6 +184,10 @@ def test_a_scorer_with_a_reader_needs_its_folder(tmp_path: Path) -> None:
         AnswerScorer.from_spec(spec)
     scorer = AnswerScorer.from_spec(spec, folder=tmp_path)
     assert scorer.reader_file == tmp_path / "reader.safetensors" and scorer.reader_top == 8
+    # the precision its logits were held out in; older scorers (none named) were PyTorch fp32
+    assert scorer.reader_precision == "fp32"
+    int8 = {**spec, "reader": {**spec["reader"], "precision": "int8"}}
+    assert AnswerScorer.from_spec(int8, folder=tmp_path).reader_precision == "int8"
     assert AnswerScorer.from_spec(spec_for({"lex": 6.0}, 0.0, 0.3)).reader_file is None
 
 
