@@ -15,19 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.answerer_train import Example, HeldOut, outcome, summarise
-
-Row = tuple[bool, bool, bool, int]
-
-
-def item_outcomes(data: Sequence[Example], held: HeldOut) -> list[Row]:
-    """(answerable, abstained, right, words) of each question, at its fold's threshold."""
-    out = []
-    for i, e in enumerate(data):
-        f = int(held.folds[i])
-        out.append((e.answerable, *outcome(e, held.probs[i], float(held.answer_proba[i]),
-                                           held.thresholds[f], held.ratios[f])))
-    return out
+from evals.answerer_train import Example, HeldOut, held_out_rows, summarise
 
 
 def best_probability(held: HeldOut) -> np.ndarray:
@@ -42,7 +30,7 @@ def choose_bound(data: Sequence[Example], full: HeldOut, fast: HeldOut,
     questions, but not a held-out estimate of its own."""
     if not np.array_equal(full.folds, fast.folds):
         raise ValueError("the two scorers were cross-validated on different folds")
-    full_rows, fast_rows = item_outcomes(data, full), item_outcomes(data, fast)
+    full_rows, fast_rows = held_out_rows(data, full), held_out_rows(data, fast)
     p1 = best_probability(fast)
     base = summarise(full_rows)
     bounds = sorted({*np.round(np.quantile(p1, np.linspace(0, 1, 201)), 6).tolist(), 1.01})

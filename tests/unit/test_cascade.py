@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from evals.answerer_train import Example, HeldOut
-from evals.cascade import choose_bound, item_outcomes
+from evals.answerer_train import Example, HeldOut, held_out_rows
+from evals.cascade import choose_bound
 from index.types import Passage
 from rag.candidates import SENTENCE_FEATURES, Candidate
 from rag.types import Hit
@@ -29,7 +29,7 @@ def held(probs: list[tuple[float, float]], pa: list[float]) -> HeldOut:
 
 def test_outcomes_follow_the_policy() -> None:
     data = [example(True), example(True), example(False)]
-    rows = item_outcomes(data, held([(0.9, 0.1), (0.2, 0.8), (0.7, 0.1)], [0.9, 0.9, 0.2]))
+    rows = held_out_rows(data, held([(0.9, 0.1), (0.2, 0.8), (0.7, 0.1)], [0.9, 0.9, 0.2]))
     assert rows[0] == (True, False, True, 5)    # answered with the right sentence
     assert rows[1][:3] == (True, False, False)  # answered with the wrong one
     assert rows[2] == (False, True, False, 0)   # abstained
@@ -53,3 +53,15 @@ def test_a_fast_stage_that_is_never_good_enough_is_never_used() -> None:
     full = held([(0.9, 0.1)] * 4, [0.9] * 4)
     out = choose_bound(data, full, fast)
     assert out["unread_share"] == 0.0 and out["min_p1"] > 0.9
+
+
+def test_held_out_words_ignore_folds_without_items() -> None:
+    """A set of two documents fills two of five folds; the empty folds used to count as answers
+    of 0 words in the mean."""
+    from evals.answerer_train import held_out_metrics
+
+    data = [example(True), example(True), example(False)]
+    h = HeldOut([np.array([0.9, 0.1])] * 3, np.array([0.9, 0.9, 0.2]), [0.5] * 5, [1.01] * 5,
+                np.array([0, 4, 4]))
+    m = held_out_metrics(data, h)
+    assert m["answer_words"] == 5.0 and m["accuracy"] == 1.0 and m["abstention_recall"] == 1.0
