@@ -36,6 +36,11 @@ def opening_questions(path: Path = DEV_SET) -> list[str]:
 FOLLOW_UPS = ["What else did he say?", "Where is he based now?"]
 
 
+def conversation(opening: str, turns: int) -> list[str]:
+    """The questions of one session: its opening question, then the follow-ups."""
+    return [opening, *(FOLLOW_UPS * turns)][:turns]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -73,7 +78,7 @@ def run_sessions(url: str, sessions: int, turns: int, via: str = "api") -> dict[
                     if r.status_code != 200:
                         return {"error": f"HTTP {r.status_code}: {r.text[:200]}"}
                     return r.json()
-            questions = [opening, *(FOLLOW_UPS * turns)][:turns]
+            questions = conversation(opening, turns)
             own = ""
             history: list[dict[str, str]] = []
             for n, q in enumerate(questions):
@@ -110,24 +115,34 @@ def run_sessions(url: str, sessions: int, turns: int, via: str = "api") -> dict[
                            "p95": round(s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))], 1)}}
 
 
-def single_answer_ms(url: str, repeat: int = 30) -> float:
-    """p50 of one client asking alone through the API: the compute the load figures compare to."""
+def single_answer_ms(url: str, turns: int = 3, repeat: int = 30) -> float:
+    """p50 of one client asking alone through the API, the same conversations as the load
+    (an opening question and its follow-ups, with the history): the compute the load figures
+    compare to."""
     import httpx
 
     qs = opening_questions()
-    times = []
+    times: list[float] = []
     with httpx.Client(base_url=url, timeout=120) as http:
-        for i in range(repeat + 3):
-            t = time.perf_counter()
-            http.post("api/ask", json={"question": qs[i % len(qs)]}).raise_for_status()
-            if i >= 3:
-                times.append((time.perf_counter() - t) * 1000)
+        i = 0
+        while len(times) < repeat:
+            history: list[dict[str, str]] = []
+            for q in conversation(qs[i % len(qs)], turns):
+                t = time.perf_counter()
+                r = http.post("api/ask", json={"question": q, "history": history})
+                r.raise_for_status()
+                if i >= 1:  # the first conversation warms up
+                    times.append((time.perf_counter() - t) * 1000)
+                history += [{"role": "user", "content": q},
+                            {"role": "assistant", "content": r.json()["answer"]}]
+            i += 1
     return round(statistics.median(times), 2)
 
 
 def answer_loop(index_dir: Path, docs: Path, processes: int, start_at: float,
-                seconds: float) -> dict[str, Any]:
-    """One of ``processes`` processes answering the opening questions in a loop, from
+                seconds: float, turns: int = 3) -> dict[str, Any]:
+    """One of ``processes`` processes answering the load's conversations (an opening question
+    and its follow-ups, with the history) in a loop, from
     ``start_at`` (a time.time()) for ``seconds``, with its share of the cores in every thread
     pool and the reader, as a `rag api` worker has: the answer compute alone, no server."""
     from index.settings import IndexSettings
@@ -138,22 +153,29 @@ def answer_loop(index_dir: Path, docs: Path, processes: int, start_at: float,
     settings = RagSettings(index=IndexSettings(docs_dir=docs, index_dir=index_dir))
     assistant = Assistant(worker_settings(settings, processes))
     assistant.warm()
-    questions = opening_questions()
-    for q in questions[:3]:
+    openings = opening_questions()
+    for q in openings[:3]:
         assistant.answer(q)
     time.sleep(max(0.0, start_at - time.time()))
     done, times = 0, []
     end = time.time() + seconds
+    session = 0
     while time.time() < end:
-        t = time.perf_counter()
-        assistant.answer(questions[done % len(questions)])
-        times.append((time.perf_counter() - t) * 1000)
-        done += 1
+        history: list[dict[str, str]] = []
+        for q in conversation(openings[session % len(openings)], turns):
+            if time.time() >= end:
+                break
+            t = time.perf_counter()
+            answer = assistant.answer(q, history)
+            times.append((time.perf_counter() - t) * 1000)
+            done += 1
+            history += [{"role": "user", "content": q}, {"role": "assistant", "content": answer.text}]
+        session += 1
     return {"answers": done, "seconds": seconds, "p50_ms": round(statistics.median(times), 1)}
 
 
 def compute_bound(index_dir: Path, docs: Path, processes: int, seconds: float = 20.0,
-                  warm_seconds: float = 40.0) -> dict[str, Any]:
+                  warm_seconds: float = 40.0, turns: int = 3) -> dict[str, Any]:
     """What the answer compute alone allows, measured rather than assumed: ``processes``
     processes run answer_loop at the same time (each loads its models first, then all start
     together, ``warm_seconds`` from now); answers per second over all of them."""
@@ -164,7 +186,7 @@ def compute_bound(index_dir: Path, docs: Path, processes: int, seconds: float = 
     start_at = time.time() + warm_seconds  # for every process to load and warm up
     cmd = [sys.executable, "-m", "evals.load", "--answer-loop", "--index-dir", str(index_dir),
            "--docs", str(docs), "--processes", str(processes), "--start-at", str(start_at),
-           "--seconds", str(seconds)]
+           "--seconds", str(seconds), "--turns", str(turns)]
     children = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
                 for _ in range(processes)]
     rows = []
@@ -212,11 +234,11 @@ def load_test(sessions: int = 32, turns: int = 3, command: str = "serve",
                 raise RuntimeError("rag serve did not come up in 180 s")
             if command == "api":  # the first worker answers; give the others time to load
                 time.sleep(5 * workers)
-            single = single_answer_ms(url)
+            single = single_answer_ms(url, turns)
             cores = os.cpu_count() or 1
             # the same answers computed by as many processes as serve them, without the server
             alone = compute_bound(Path(tmp) / "index", ROOT / "seeds",
-                                  workers if command == "api" else 1)
+                                  workers if command == "api" else 1, turns=turns)
             api = run_sessions(url, sessions, turns, "api")
             return {"single_answer_ms": single, "cores": cores, "compute_alone": alone,
                     "throughput_vs_compute_alone":
@@ -253,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.answer_loop:
         print(json.dumps(answer_loop(args.index_dir, args.docs, args.processes, args.start_at,
-                                     args.seconds)))
+                                     args.seconds, args.turns)))
         return 0
     print(json.dumps(load_test(args.sessions, args.turns, args.command, args.workers), indent=2))
     return 0
