@@ -8,12 +8,14 @@ session's own conversation. Used by `rag bench` and by the load test.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -200,11 +202,11 @@ def compute_bound(index_dir: Path, docs: Path, processes: int, seconds: float = 
             "p50_ms": [r["p50_ms"] for r in rows]}
 
 
-def load_test(sessions: int = 32, turns: int = 3, command: str = "serve",
-              workers: int = 1) -> dict[str, Any]:
-    """Serve a seeds index from a separate `rag serve` process (or `rag api --workers N`: the
-    JSON API alone in N processes), so the clients do not share its interpreter, and run the
-    sessions against it."""
+@contextlib.contextmanager
+def served(command: str = "serve", workers: int = 1) -> Iterator[tuple[str, Any, Path]]:
+    """A seeds index served from a separate `rag serve` process (or `rag api --workers N`: the
+    JSON API alone in N processes) on a free loopback port, so the clients do not share its
+    interpreter: (url, the server process, its index folder), once it answers."""
     import subprocess
     import sys
 
@@ -234,27 +236,97 @@ def load_test(sessions: int = 32, turns: int = 3, command: str = "serve",
                 raise RuntimeError("rag serve did not come up in 180 s")
             if command == "api":  # the first worker answers; give the others time to load
                 time.sleep(5 * workers)
-            single = single_answer_ms(url, turns)
-            cores = os.cpu_count() or 1
-            # the same answers computed by as many processes as serve them, without the server
-            alone = compute_bound(Path(tmp) / "index", ROOT / "seeds",
-                                  workers if command == "api" else 1, turns=turns)
-            api = run_sessions(url, sessions, turns, "api")
-            return {"single_answer_ms": single, "cores": cores, "compute_alone": alone,
-                    "throughput_vs_compute_alone":
-                        round(api["answers_per_second"] / alone["answers_per_second"], 2),
-                    # what the answer compute alone allows: every core busy, no overhead
-                    "compute_bound_answers_per_second": round(cores * 1000 / single, 1),
-                    "compute_bound_p50_ms": round(sessions * single / cores, 1),
-                    "api": api,
-                    "throughput_vs_compute_bound":
-                        round(api["answers_per_second"] * single / (cores * 1000), 2),
-                    "p50_vs_compute_bound": round(api["latency_ms"]["p50"] / (sessions * single / cores), 2),
-                    **({"gradio_client": run_sessions(url, sessions, turns, "gradio")}
-                       if command == "serve" else {"workers": workers})}
+            yield url, server, Path(tmp) / "index"
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def load_test(sessions: int = 32, turns: int = 3, command: str = "serve",
+              workers: int = 1) -> dict[str, Any]:
+    """The sessions against a served seeds index (``served``), beside the compute bound."""
+    with served(command, workers) as (url, _, index_dir):
+        single = single_answer_ms(url, turns)
+        cores = os.cpu_count() or 1
+        # the same answers computed by as many processes as serve them, without the server
+        alone = compute_bound(index_dir, ROOT / "seeds", workers if command == "api" else 1, turns=turns)
+        api = run_sessions(url, sessions, turns, "api")
+        return {"single_answer_ms": single, "cores": cores, "compute_alone": alone,
+                "throughput_vs_compute_alone":
+                    round(api["answers_per_second"] / alone["answers_per_second"], 2),
+                # what the answer compute alone allows: every core busy, no overhead
+                "compute_bound_answers_per_second": round(cores * 1000 / single, 1),
+                "compute_bound_p50_ms": round(sessions * single / cores, 1),
+                "api": api,
+                "throughput_vs_compute_bound":
+                    round(api["answers_per_second"] * single / (cores * 1000), 2),
+                "p50_vs_compute_bound": round(api["latency_ms"]["p50"] / (sessions * single / cores), 2),
+                **({"gradio_client": run_sessions(url, sessions, turns, "gradio")}
+                   if command == "serve" else {"workers": workers})}
+
+
+def server_rss_mb(server: Any) -> float:
+    """Resident memory of the server process and its children (the API's workers), in MB."""
+    import psutil
+
+    proc = psutil.Process(server.pid)
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return round(total / 2**20, 1)
+
+
+def memory_test(questions: int = 2000, turns: int = 3, command: str = "serve", workers: int = 1,
+                clients: int = 2, every: int = 500) -> dict[str, Any]:
+    """Server RSS as it answers ``questions`` questions (the load's conversations, from
+    ``clients`` clients at once): after start-up and warm-up, then every ``every`` answers.
+    Memory that grows with the questions asked (caches, histories) shows here."""
+    import httpx
+
+    with served(command, workers) as (url, server, _):
+        marks = [{"answers": 0, "rss_mb": server_rss_mb(server)}]
+        lock = threading.Lock()
+        done = [0]
+        errors: list[str] = []
+        openings = opening_questions()
+
+        def client(c: int) -> None:
+            session = c
+            with httpx.Client(base_url=url, timeout=120) as http:
+                while True:
+                    history: list[dict[str, str]] = []
+                    for q in conversation(openings[session % len(openings)], turns):
+                        with lock:
+                            if done[0] >= questions:
+                                return
+                            done[0] += 1
+                            n = done[0]
+                        r = http.post("api/ask", json={"question": q, "history": history})
+                        if r.status_code != 200:
+                            with lock:
+                                errors.append(f"HTTP {r.status_code}")
+                            continue
+                        history += [{"role": "user", "content": q},
+                                    {"role": "assistant", "content": r.json()["answer"]}]
+                        if n % every == 0:
+                            with lock:
+                                marks.append({"answers": n, "rss_mb": server_rss_mb(server)})
+                    session += clients
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return {"command": command, "workers": workers if command == "api" else 1,
+                "questions": questions, "errors": len(errors),
+                "seconds": round(time.perf_counter() - started, 1),
+                "rss_mb": sorted(marks, key=lambda m: m["answers"]),
+                "final_rss_mb": server_rss_mb(server)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--command", choices=("serve", "api"), default="api")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--memory", type=int, metavar="N", default=0,
+                        help="instead of the load test: server RSS while it answers N questions")
     parser.add_argument("--answer-loop", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--index-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--docs", type=Path, help=argparse.SUPPRESS)
@@ -276,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.answer_loop:
         print(json.dumps(answer_loop(args.index_dir, args.docs, args.processes, args.start_at,
                                      args.seconds, args.turns)))
+        return 0
+    if args.memory:
+        print(json.dumps(memory_test(args.memory, args.turns, args.command, args.workers), indent=2))
         return 0
     print(json.dumps(load_test(args.sessions, args.turns, args.command, args.workers), indent=2))
     return 0

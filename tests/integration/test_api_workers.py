@@ -61,3 +61,15 @@ def test_the_compute_bound_counts_the_answers_of_processes_running_together(seed
     assert got["processes"] == 2 and len(got["p50_ms"]) == 2
     # each answers several questions in 3 s (an answer takes well under a second here)
     assert got["answers_per_second"] * 3 >= 2 * 2 and all(ms > 0 for ms in got["p50_ms"])
+
+
+def test_the_memory_test_reads_the_servers_rss_as_it_answers() -> None:
+    """evals.load.memory_test (the speed issue's RSS after 2,000 questions) on a few questions:
+    a real `rag api` on a loopback port, its RSS read at start and every few answers."""
+    from evals.load import memory_test
+
+    got = memory_test(questions=7, turns=3, command="api", workers=1, clients=2, every=3)
+    assert got["errors"] == 0 and got["questions"] == 7
+    assert [m["answers"] for m in got["rss_mb"]] == [0, 3, 6]
+    # a loaded model and index: well over 100 MB, and not gone after the answers
+    assert all(m["rss_mb"] > 100 for m in got["rss_mb"]) and got["final_rss_mb"] > 100
