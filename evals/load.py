@@ -43,6 +43,11 @@ def conversation(opening: str, turns: int) -> list[str]:
     return [opening, *(FOLLOW_UPS * turns)][:turns]
 
 
+def exchange(question: str, answer: str) -> list[dict[str, str]]:
+    """One turn of a conversation's history, as `POST /api/ask` and Assistant.answer take it."""
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -95,8 +100,7 @@ def run_sessions(url: str, sessions: int, turns: int, via: str = "api") -> dict[
                     with lock:
                         mixed.append(f"session {i}: '{q}' resolved to '{result['resolved_query']}'")
                 own += f" {q} {result['answer']}"
-                history += [{"role": "user", "content": q},
-                            {"role": "assistant", "content": result["answer"]}]
+                history += exchange(q, result["answer"])
         except Exception as exc:  # noqa: BLE001 - counted and reported
             with lock:
                 errors.append(f"session {i}: {type(exc).__name__}: {exc}")
@@ -135,8 +139,7 @@ def single_answer_ms(url: str, turns: int = 3, repeat: int = 30) -> float:
                 r.raise_for_status()
                 if i >= 1:  # the first conversation warms up
                     times.append((time.perf_counter() - t) * 1000)
-                history += [{"role": "user", "content": q},
-                            {"role": "assistant", "content": r.json()["answer"]}]
+                history += exchange(q, r.json()["answer"])
             i += 1
     return round(statistics.median(times), 2)
 
@@ -171,7 +174,7 @@ def answer_loop(index_dir: Path, docs: Path, processes: int, start_at: float,
             answer = assistant.answer(q, history)
             times.append((time.perf_counter() - t) * 1000)
             done += 1
-            history += [{"role": "user", "content": q}, {"role": "assistant", "content": answer.text}]
+            history += exchange(q, answer.text)
         session += 1
     return {"answers": done, "seconds": seconds, "p50_ms": round(statistics.median(times), 1)}
 
@@ -309,8 +312,7 @@ def memory_test(questions: int = 2000, turns: int = 3, command: str = "serve", w
                             with lock:
                                 errors.append(f"HTTP {r.status_code}")
                             continue
-                        history += [{"role": "user", "content": q},
-                                    {"role": "assistant", "content": r.json()["answer"]}]
+                        history += exchange(q, r.json()["answer"])
                         if n % every == 0:
                             with lock:
                                 marks.append({"answers": n, "rss_mb": server_rss_mb(server)})

@@ -83,7 +83,7 @@ class AnswerSettings(Settings):
                                   "similar to the question (cosine)")
     max_question_chars: int = Field(4000, ge=100, description="longer questions are cut")
     # auto: the precision the scorer was trained with (its reader's logits were held out in it,
-    # rag train-answerer --reader-precision); the other one gives the scorer logits it was not
+    # rag train-answerer --served-precision); the other one gives the scorer logits it was not
     # calibrated on. Figures of the choice in the README (answer scorer)
     reader_precision: Literal["auto", "fp32", "int8"] = Field(
         "auto", description="the reader on ONNX Runtime in fp32 or dynamic int8 (auto: as the "
