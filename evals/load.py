@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rag.conversation import exchange
+
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT / "evals" / "seed_qa_dev.jsonl"
 
@@ -41,11 +43,6 @@ FOLLOW_UPS = ["What else did he say?", "Where is he based now?"]
 def conversation(opening: str, turns: int) -> list[str]:
     """The questions of one session: its opening question, then the follow-ups."""
     return [opening, *(FOLLOW_UPS * turns)][:turns]
-
-
-def exchange(question: str, answer: str) -> list[dict[str, str]]:
-    """One turn of a conversation's history, as `POST /api/ask` and Assistant.answer take it."""
-    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
 
 
 def free_port() -> int:

@@ -57,6 +57,12 @@ class Resolution:
     entity: str | None = None
 
 
+def exchange(question: str, answer: str) -> list[dict[str, str]]:
+    """One turn of a conversation's history, as Assistant.answer, `POST /api/ask` and the
+    chat page's session state hold it."""
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
 def is_follow_up(question: str, history: list[Turn]) -> bool:
     if not any(t.role == "user" for t in history):
         return False

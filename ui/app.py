@@ -28,6 +28,7 @@ from index.errors import RagError  # noqa: E402
 from index.load import SUFFIXES  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.collection import Collection, DocumentRow  # noqa: E402
+from rag.conversation import exchange  # noqa: E402
 from rag.settings import Mode  # noqa: E402
 from rag.types import Answer  # noqa: E402
 from ui.api import make_api  # noqa: E402
@@ -106,7 +107,7 @@ def build_app(source: Assistant | Collection, settings: UISettings,
             return
         if final is None:
             return
-        turns += [{"role": "user", "content": message}, {"role": "assistant", "content": final.text}]
+        turns += exchange(message, final.text)
         records.append({"message_index": len(chat) - 1, "question": message,
                         "history_length": len(turns) // 2 - 1, "answer": final.text,
                         "abstained": final.abstained,
@@ -170,7 +171,7 @@ def build_app(source: Assistant | Collection, settings: UISettings,
             answer = collection.assistant.answer(message, turns)
         except RagError as exc:
             return {"error": str(exc)}, turns
-        turns += [{"role": "user", "content": message}, {"role": "assistant", "content": answer.text}]
+        turns += exchange(message, answer.text)
         return answer.to_json(), turns
 
     def table(rows: list[DocumentRow] | None = None) -> str:
