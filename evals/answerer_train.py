@@ -10,8 +10,10 @@ answers when it holds a gold answer and overlaps the gold evidence. Then:
   see on new questions);
 - the abstention threshold is the answer probability below which a chosen share of the
   answerable training questions fall (``target_false_abstention``), on out-of-fold scores;
-- the second-sentence ratio is the one with the best out-of-fold accuracy whose mean answer
-  length stays within ``max_mean_words``.
+- the answer policy (the second-sentence ratio, and whether context sentences join: the one a
+  back-reference leans on, a why/how explanation, a second document's best) is the one with
+  the best out-of-fold accuracy whose mean answer length stays within ``max_mean_words``;
+  answers are simulated through the served answerer's own ``rag.extractive.choose``.
 
 Folds are by document: all questions on one document are in the same fold, so a held-out
 score never comes from a document the model was trained on.
@@ -25,7 +27,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,11 +35,14 @@ import numpy as np
 
 from evals.metrics import contains_answer, normalize
 from rag.candidates import QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, question_features
+from rag.extractive import Shape, choose
 from rag.scorer import FORMAT, Model, ScorerError
+from rag.settings import AnswerSettings
 from rag.text import without_markers
 
 ModelKind = Literal["trees", "logistic"]
 RATIOS = (1.01, 0.9, 0.8, 0.7, 0.6, 0.5)  # 1.01: never a second sentence on probability alone
+POLICIES = tuple({"second_ratio": r, "context": c} for c in (True, False) for r in RATIOS)
 
 MIN_ITEMS, MIN_PER_CLASS = 100, 10  # below this the inner folds cannot fit both models
 
@@ -51,6 +56,7 @@ class Example:
     cands: list[Candidate]
     labels: np.ndarray
     query: str = ""  # the question as resolved (what the reader reads)
+    asked: str = ""  # the resolved question the answerer sees (Query.text)
 
     @property
     def answerable(self) -> bool:
@@ -65,6 +71,8 @@ class TrainConfig:
     target_false_abstention: float = 0.06
     max_mean_words: float = 30.0
     seed: int = 0
+    # the served answer's limits (AnswerSettings), so simulated answers are the served ones
+    shape: Shape = field(default_factory=lambda: Shape.of(AnswerSettings()))
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -133,7 +141,8 @@ def collect(assistant: Any, items: list[dict[str, Any]], groups: list[str],
         prepared = assistant.prepare(item["question"], item["history"])
         # no reader here: its logits come out of fold (evals.reader_train.reader_oof)
         cands = assistant.candidates(prepared, read=False)
-        out.append(Example(item, group, cands, label(item, cands), prepared.query.for_reader))
+        out.append(Example(item, group, cands, label(item, cands), prepared.query.for_reader,
+                           prepared.query.text))
         if progress and (n + 1) % 200 == 0:
             progress(n + 1, len(items))
     return out
@@ -212,35 +221,32 @@ def _qfeats(e: Example, probs: np.ndarray) -> np.ndarray:
     return question_features(e.cands, probs)
 
 
-def answer_words(e: Example, probs: np.ndarray, ratio: float) -> tuple[str, int]:
-    """The answer text the policy would give from these probabilities (best, maybe second);
-    titles and bylines are never answers."""
-    from rag.extractive import is_title
-
-    order = [i for i in np.argsort(-probs, kind="stable") if not is_title(e.cands[i])]
-    if not order:
-        return "", 0
-    text = e.cands[order[0]].text
-    if len(order) > 1 and probs[order[1]] >= ratio * probs[order[0]]:
-        text += " " + e.cands[order[1]].text
+def answer_words(e: Example, probs: np.ndarray, threshold: float, policy: dict[str, Any],
+                 shape: Shape) -> tuple[str, int]:
+    """The answer text the served answerer would give from these probabilities
+    (rag.extractive.choose); empty when it has no answer sentence."""
+    for c, p in zip(e.cands, probs, strict=True):
+        c.prob = float(p)
+    chosen = choose(e.cands, e.asked or e.item["question"], threshold, policy, shape)
+    text = " ".join(c.text.strip() for c in chosen)
     return text, len(text.split())
 
 
-def outcome(e: Example, probs: np.ndarray, pa: float, threshold: float,
-            ratio: float) -> tuple[bool, bool, int]:
-    """(abstained, right, words) of the policy's answer to one question."""
+def outcome(e: Example, probs: np.ndarray, pa: float, threshold: float, policy: dict[str, Any],
+            shape: Shape) -> tuple[bool, bool, int]:
+    """(abstained, right, words) of the served answer to one question."""
     if not e.cands or pa < threshold:
         return True, False, 0
-    text, n = answer_words(e, probs, ratio)
+    text, n = answer_words(e, probs, threshold, policy, shape)
     if not text:
         return True, False, 0
     return False, bool(e.answerable and n <= 120 and contains_answer(text, e.item["answers"])), n
 
 
 def simulate(data: list[Example], probs: list[np.ndarray], pa: np.ndarray, threshold: float,
-             ratio: float) -> dict[str, float]:
-    """Held-out answer metrics of the policy (best sentence, second by ratio, abstention)."""
-    rows = [(e.answerable, *outcome(e, p, a, threshold, ratio))
+             policy: dict[str, Any], shape: Shape) -> dict[str, float]:
+    """Held-out answer metrics of a policy (the served answer's sentences, abstention)."""
+    rows = [(e.answerable, *outcome(e, p, a, threshold, policy, shape))
             for e, p, a in zip(data, probs, pa, strict=True)]
     return summarise(rows)
 
@@ -296,9 +302,12 @@ def fit_answerer(data: list[Example], cfg: TrainConfig) -> tuple[dict[str, Any],
                              small=True))
         pa_oof[test_idx] = am.proba(q[test_idx])
     threshold = threshold_for(pa_oof, a, cfg.target_false_abstention)
-    by_ratio = {r: simulate(data, oof, pa_oof, threshold, r) for r in RATIOS}
-    fitting = [r for r in RATIOS if by_ratio[r]["answer_words"] <= cfg.max_mean_words] or [RATIOS[0]]
-    ratio = max(fitting, key=lambda r: (by_ratio[r]["accuracy"], r))
+    by_policy = [simulate(data, oof, pa_oof, threshold, p, cfg.shape) for p in POLICIES]
+    fitting = [i for i, m in enumerate(by_policy) if m["answer_words"] <= cfg.max_mean_words]
+    # none short enough: the shortest answers (no context, best sentence alone)
+    best = max(fitting, key=lambda i: (by_policy[i]["accuracy"], -i)) if fitting else \
+        min(range(len(POLICIES)), key=lambda i: by_policy[i]["answer_words"])
+    policy = dict(POLICIES[best])
     spec = {
         "format": FORMAT,
         "sentence_features": SENTENCE_FEATURES,
@@ -306,10 +315,10 @@ def fit_answerer(data: list[Example], cfg: TrainConfig) -> tuple[dict[str, Any],
         "sentence_model": fit_model(*_sentence_xy(data), cfg.model, cfg.seed),
         "answer_model": fit_model(q, a.astype(np.int64), cfg.answer_model, cfg.seed, small=True),
         "threshold": threshold,
-        "policy": {"second_ratio": ratio},
+        "policy": policy,
     }
-    inner_metrics = {"threshold": threshold, "second_ratio": ratio,
-                     "by_ratio": {str(r): m for r, m in by_ratio.items()}}
+    inner_metrics = {"threshold": threshold, **policy,
+                     "by_policy": [{**p, **m} for p, m in zip(POLICIES, by_policy, strict=True)]}
     return spec, inner_metrics
 
 
@@ -320,8 +329,9 @@ class HeldOut:
     probs: list[np.ndarray]
     answer_proba: np.ndarray
     thresholds: list[float]
-    ratios: list[float]
+    policies: list[dict[str, Any]]
     folds: np.ndarray
+    shape: Shape = field(default_factory=Shape)
 
 
 def cross_validate(data: list[Example], k: int, cfg: TrainConfig,
@@ -329,7 +339,8 @@ def cross_validate(data: list[Example], k: int, cfg: TrainConfig,
     folds = doc_folds([e.group for e in data], k, cfg.seed)
     probs: list[np.ndarray] = [np.zeros(0)] * len(data)
     pa = np.zeros(len(data))
-    thresholds, ratios = [], []
+    thresholds: list[float] = []
+    policies: list[dict[str, Any]] = []
     for f in range(k):
         started = time.perf_counter()
         train = [e for e, g in zip(data, folds, strict=True) if g != f]
@@ -339,25 +350,26 @@ def cross_validate(data: list[Example], k: int, cfg: TrainConfig,
             probs[i] = _probs(sm, data[i])
             pa[i] = am.proba(_qfeats(data[i], probs[i]))[0]
         thresholds.append(spec["threshold"])
-        ratios.append(spec["policy"]["second_ratio"])
+        policies.append(spec["policy"])
         log(f"fold {f + 1}/{k}: {int((folds == f).sum())} held-out items, "
-            f"threshold {spec['threshold']:.3f}, {time.perf_counter() - started:.0f} s")
-    return HeldOut(probs, pa, thresholds, ratios, folds)
+            f"threshold {spec['threshold']:.3f}, policy {spec['policy']}, "
+            f"{time.perf_counter() - started:.0f} s")
+    return HeldOut(probs, pa, thresholds, policies, folds, cfg.shape)
 
 
 def held_out_rows(data: Sequence[Example], held: HeldOut) -> list[tuple[bool, bool, bool, int]]:
     """(answerable, abstained, right, words) of each question, at its own fold's threshold
-    and ratio."""
+    and policy."""
     out = []
     for i, e in enumerate(data):
         f = int(held.folds[i])
         out.append((e.answerable, *outcome(e, held.probs[i], float(held.answer_proba[i]),
-                                           held.thresholds[f], held.ratios[f])))
+                                           held.thresholds[f], held.policies[f], held.shape)))
     return out
 
 
 def held_out_metrics(data: list[Example], held: HeldOut) -> dict[str, float]:
-    """Each fold's items scored with that fold's own threshold and ratio. Words are the mean
+    """Each fold's items scored with that fold's own threshold and policy. Words are the mean
     over all answered questions (it was a mean of the folds' means, which counted a fold with
     none of the items, as the seed set's two documents leave three of five, as 0 words)."""
     return summarise(held_out_rows(data, held))

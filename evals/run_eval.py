@@ -139,7 +139,8 @@ def fold_assistants(assistant: Any, items: list[dict[str, Any]], k: int, seed: i
     trained = _bundled_training_settings(assistant)
     cfg = TrainConfig(trained.get("model", "trees"),
                       target_false_abstention=trained.get("target_false_abstention", 0.06),
-                      max_mean_words=trained.get("max_mean_words", 30.0), seed=seed)
+                      max_mean_words=trained.get("max_mean_words", 30.0), seed=seed,
+                      shape=assistant.extractive.shape)
     examples = collect(assistant, items, groups,
                        (lambda n, total: log(f"candidates for {n}/{total} items")) if log else None)
     folds = doc_folds(groups, k, seed)

@@ -25,6 +25,7 @@ from evals.answerer_train import (
 from evals.run_eval import DatasetError, git_commit, load_items
 from evals.settings import TrainSettings
 from index.embed import model_fingerprint
+from rag.extractive import Shape
 from rag.scorer import save_scorer
 
 
@@ -195,7 +196,7 @@ def by_source(data: list[Any], held: Any) -> dict[str, dict[str, float]]:
             if not part or (name != src and len(part) == len(idx)):
                 continue
             sub = HeldOut([held.probs[i] for i in part], held.answer_proba[part], held.thresholds,
-                          held.ratios, held.folds[part])
+                          held.policies, held.folds[part], held.shape)
             out[name] = held_out_metrics([data[i] for i in part], sub)
     return out
 
@@ -240,6 +241,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     results: dict[str, Any] = {}
     curves = {}
     marks = {}
+    shape = Shape.of(settings.rag.answer)  # the served answer's limits
     runs: list[tuple[str, str, list[Any]]] = [(kind, kind, data) for kind in kinds]
     unread = without_reader(data) if reader is not None else []
     if reader is not None:
@@ -249,7 +251,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     for name, kind, rows in runs:
         cfg = TrainConfig(kind, settings.answer_model,
                           target_false_abstention=settings.target_false_abstention,
-                          max_mean_words=settings.max_mean_words, seed=settings.seed)
+                          max_mean_words=settings.max_mean_words, seed=settings.seed, shape=shape)
         t = time.perf_counter()
         say(f"cross-validating {name} ({settings.folds} folds by document) …")
         held = cross_validate(rows, settings.folds, cfg, say)
@@ -266,7 +268,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
             say(summary_line(f"  {src}", sm))
     cfg = TrainConfig(settings.model, settings.answer_model,
                       target_false_abstention=settings.target_false_abstention,
-                      max_mean_words=settings.max_mean_words, seed=settings.seed)
+                      max_mean_words=settings.max_mean_words, seed=settings.seed, shape=shape)
     t = time.perf_counter()
     spec, inner = fit_answerer(data, cfg)
     fit_s = time.perf_counter() - t
@@ -286,7 +288,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         "cross_validated_by_source": per_source,
         "reader": reader,
         "cascade": cascade,
-        "inner": {k: v for k, v in inner.items() if k != "by_ratio"},
+        "inner": {k: v for k, v in inner.items() if k != "by_policy"},
         "seconds": {"collect": round(collect_s, 1), "final_fit": round(fit_s, 1),
                     "total": round(time.perf_counter() - started, 1)},
         "machine": f"{platform.machine()}, Python {platform.python_version()}",

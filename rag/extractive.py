@@ -6,21 +6,24 @@ into a probability that the documents answer the question at all, and below the 
 threshold (chosen on held-out folds, see ``rag train-answerer``) the assistant abstains.
 The answer leads with the best sentence; another sentence joins only when the best one leans
 on it (a back-reference), when a why/how question needs the explanation next to it, when
-the question spans two documents, or when a second sentence is nearly as likely as the best
-(the scorer's ``second_ratio``, chosen by measurement).
+the question spans two documents (these three: the scorer's ``context``), or when a second
+sentence is nearly as likely as the best (``second_ratio``); both chosen by held-out
+measurement in ``rag train-answerer``, which simulates answers through ``choose`` itself.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from rag.candidates import BACK_REFERENCE, SENTENCE_FEATURES, Candidate, question_features
 from rag.qtype import answer_span, expected_kind
 from rag.scorer import AnswerScorer
+from rag.settings import AnswerSettings
 from rag.types import Answer, Citation, Hit
 
 ABSTAIN_TEXT = "The documents do not say. The closest passages are listed as related reading."
@@ -34,13 +37,103 @@ BRIDGE = re.compile(r"^\s*\S+.*\b(who|whom|whose|which|that)\b.*\b[A-Z]", re.I)
 EXPLAIN = re.compile(r"^\s*(why|how come|how|what (made|led|caused|explains))\b", re.I)
 
 
+@dataclass(frozen=True)
+class Shape:
+    """Limits of an assembled answer (AnswerSettings: max_answer_words, max_answer_sentences,
+    min_similarity)."""
+
+    max_words: int = 80
+    max_sentences: int = 3
+    min_similarity: float = 0.0
+
+    @classmethod
+    def of(cls, a: AnswerSettings) -> Shape:
+        return cls(a.max_answer_words, a.max_answer_sentences, a.min_similarity)
+
+
+def is_near(cands: list[Candidate], min_similarity: float) -> bool:
+    """Off topic when no sentence is this close to the question (AnswerSettings.min_similarity
+    has the figures)."""
+    return max((float(c.features[COS]) for c in cands), default=0.0) >= min_similarity
+
+
+def choose(cands: list[Candidate], question: str, threshold: float, policy: dict[str, Any],
+           shape: Shape = Shape()) -> list[Candidate]:
+    """The sentences of the answer, from candidates whose ``prob`` is set; empty: abstain for
+    want of an answer sentence. The served answerer and training's held-out simulation
+    (evals.answerer_train.outcome) both answer through this, so the figures training reports
+    describe the answers users get. (The answer probability's own threshold, and the bridge
+    step, which retrieves again, are the caller's.)"""
+    # titles, bylines and captions (no sentence punctuation, or a document's first line) are
+    # scored, they inform the answer probability, but they are never the answer
+    ranked = sorted((c for c in cands if not is_title(c)), key=lambda c: -c.prob)
+    if not ranked or not is_near(cands, shape.min_similarity):
+        return []
+    ranked = not_repeated(ranked, threshold)
+    best = ranked[0]
+    chosen = [best]
+    words = len(best.text.split())
+
+    def add(c: Candidate) -> None:
+        nonlocal words
+        n = len(c.text.split())
+        if c not in chosen and len(chosen) < shape.max_sentences and words + n <= shape.max_words:
+            chosen.append(c)
+            words += n
+
+    # the sentences the best one leans on, and a second document's best when the question
+    # spans two: a policy choice made on held-out folds (``context``, rag train-answerer)
+    if policy.get("context", True):
+        for extra in neighbours(best, ranked, question):
+            if not is_title(extra):
+                add(extra)
+        if CROSS_DOC.search(question):  # the question asks about more than one document
+            other = next((c for c in ranked if c.hit.passage.doc_id != best.hit.passage.doc_id), None)
+            if other is not None:
+                add(other)
+    ratio = float(policy.get("second_ratio", 1.01))
+    if len(ranked) > 1 and ranked[1].prob >= ratio * best.prob:
+        add(ranked[1])
+    return chosen
+
+
+def neighbours(best: Candidate, ranked: list[Candidate], question: str) -> list[Candidate]:
+    """Sentences the best one leans on: the one before when it opens with a back-reference,
+    the one after when that opens with one; for why/how questions, the likelier neighbour."""
+    p = best.hit.passage
+    sents = p.sentence_texts()
+    pos = next((i for i, (s, _, _) in enumerate(sents) if s == best.start), None)
+    if pos is None:
+        return []
+    by_start = {(c.hit.passage.doc_id, c.start): c for c in ranked}
+
+    def cand(i: int) -> Candidate | None:
+        if not 0 <= i < len(sents):
+            return None
+        s, e, t = sents[i]
+        return by_start.get((p.doc_id, s)) or Candidate(best.hit, s, e, t, best.features, 0.0)
+
+    out = []
+    before = cand(pos - 1)
+    if before is not None and BACK_REFERENCE.match(best.text) and not re.match(
+            r"^[\"“‘']?(he|she|they|his|her|their)\b", best.text, re.I):
+        out.append(before)
+    nxt = cand(pos + 1)
+    if nxt is not None and re.match(r"^[\"“‘']?(this|that|these|it|such|thus|hence|therefore)\b",
+                                    nxt.text, re.I) and EXPLAIN.match(question):
+        out.append(nxt)
+    elif EXPLAIN.match(question):
+        options = [c for c in (nxt, before) if c is not None]
+        if options:
+            out.append(max(options, key=lambda c: c.prob))
+    return out
+
+
 class ExtractiveAnswerer:
     def __init__(self, scorer: AnswerScorer, max_words: int = 80, max_sentences: int = 3,
                  min_similarity: float = 0.0) -> None:
         self.scorer = scorer
-        self.max_words = max_words
-        self.max_sentences = max_sentences
-        self.min_similarity = min_similarity
+        self.shape = Shape(max_words, max_sentences, min_similarity)
 
     def score(self, cands: list[Candidate], probs: np.ndarray | None = None) -> float:
         """Set each candidate's probability (``probs``: this scorer's, already computed);
@@ -60,16 +153,12 @@ class ExtractiveAnswerer:
         candidates retrieved with the best sentence's names; the best of another document joins.
         ``probs``: the candidates' sentence probabilities, when already computed."""
         answerable = self.score(cands, probs)
-        # titles, bylines and captions (no sentence punctuation, or a document's first line) are
-        # scored, they inform the answer probability, but they are never the answer
-        ranked = sorted((c for c in cands if not is_title(c)), key=lambda c: -c.prob)
-        # off topic: no sentence near the question (AnswerSettings.min_similarity has the figures)
-        near = max((float(c.features[COS]) for c in cands), default=0.0) >= self.min_similarity
-        if not ranked or not near or answerable < self.scorer.threshold:
+        near = is_near(cands, self.shape.min_similarity)
+        chosen = choose(cands, question, self.scorer.threshold, self.scorer.policy, self.shape) \
+            if answerable >= self.scorer.threshold else []
+        if not chosen:
             return replace(abstain(hits, resolved), confidence=answerable if near else 0.0)
-        ranked = not_repeated(ranked, self.scorer.threshold)
-        chosen = self._select(ranked, question)
-        if bridge is not None and BRIDGE.search(question) and len(chosen) < self.max_sentences:
+        if bridge is not None and BRIDGE.search(question) and len(chosen) < self.shape.max_sentences:
             extra = self._bridged(chosen, bridge(chosen[0]))
             if extra is not None:
                 chosen.append(extra)
@@ -87,64 +176,9 @@ class ExtractiveAnswerer:
         found[best].prob = float(probs[best])
         words = sum(len(c.text.split()) for c in chosen) + len(found[best].text.split())
         # measured on made-up two-document questions (tests/integration/test_bridge.py)
-        if found[best].prob >= 0.5 * chosen[0].prob and words <= self.max_words:
+        if found[best].prob >= 0.5 * chosen[0].prob and words <= self.shape.max_words:
             return found[best]
         return None
-
-    def _select(self, ranked: list[Candidate], question: str) -> list[Candidate]:
-        best = ranked[0]
-        chosen = [best]
-        words = len(best.text.split())
-
-        def add(c: Candidate) -> None:
-            nonlocal words
-            n = len(c.text.split())
-            if c not in chosen and len(chosen) < self.max_sentences and words + n <= self.max_words:
-                chosen.append(c)
-                words += n
-
-        for extra in self._neighbours(best, ranked, question):
-            if not is_title(extra):
-                add(extra)
-        if CROSS_DOC.search(question):  # the question asks about more than one document
-            other = next((c for c in ranked if c.hit.passage.doc_id != best.hit.passage.doc_id), None)
-            if other is not None:
-                add(other)
-        ratio = float(self.scorer.policy.get("second_ratio", 1.01))
-        if len(ranked) > 1 and ranked[1].prob >= ratio * best.prob:
-            add(ranked[1])
-        return chosen
-
-    def _neighbours(self, best: Candidate, ranked: list[Candidate], question: str) -> list[Candidate]:
-        """Sentences the best one leans on: the one before when it opens with a back-reference,
-        the one after when that opens with one; for why/how questions, the likelier neighbour."""
-        p = best.hit.passage
-        sents = p.sentence_texts()
-        pos = next((i for i, (s, _, _) in enumerate(sents) if s == best.start), None)
-        if pos is None:
-            return []
-        by_start = {(c.hit.passage.doc_id, c.start): c for c in ranked}
-
-        def cand(i: int) -> Candidate | None:
-            if not 0 <= i < len(sents):
-                return None
-            s, e, t = sents[i]
-            return by_start.get((p.doc_id, s)) or Candidate(best.hit, s, e, t, best.features, 0.0)
-
-        out = []
-        before = cand(pos - 1)
-        if before is not None and BACK_REFERENCE.match(best.text) and not re.match(
-                r"^[\"“‘']?(he|she|they|his|her|their)\b", best.text, re.I):
-            out.append(before)
-        nxt = cand(pos + 1)
-        if nxt is not None and re.match(r"^[\"“‘']?(this|that|these|it|such|thus|hence|therefore)\b",
-                                        nxt.text, re.I) and EXPLAIN.match(question):
-            out.append(nxt)
-        elif EXPLAIN.match(question):
-            options = [c for c in (nxt, before) if c is not None]
-            if options:
-                out.append(max(options, key=lambda c: c.prob))
-        return out
 
 
 def not_repeated(ranked: list[Candidate], threshold: float) -> list[Candidate]:

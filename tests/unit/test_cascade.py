@@ -24,7 +24,7 @@ def example(answerable: bool) -> Example:
 
 
 def held(probs: list[tuple[float, float]], pa: list[float]) -> HeldOut:
-    return HeldOut([np.array(p) for p in probs], np.array(pa), [0.5], [1.01], np.zeros(len(pa), dtype=np.int64))
+    return HeldOut([np.array(p) for p in probs], np.array(pa), [0.5], [{"second_ratio": 1.01}], np.zeros(len(pa), dtype=np.int64))
 
 
 def test_outcomes_follow_the_policy() -> None:
@@ -61,7 +61,7 @@ def test_held_out_words_ignore_folds_without_items() -> None:
     from evals.answerer_train import held_out_metrics
 
     data = [example(True), example(True), example(False)]
-    h = HeldOut([np.array([0.9, 0.1])] * 3, np.array([0.9, 0.9, 0.2]), [0.5] * 5, [1.01] * 5,
+    h = HeldOut([np.array([0.9, 0.1])] * 3, np.array([0.9, 0.9, 0.2]), [0.5] * 5, [{"second_ratio": 1.01}] * 5,
                 np.array([0, 4, 4]))
     m = held_out_metrics(data, h)
     assert m["answer_words"] == 5.0 and m["accuracy"] == 1.0 and m["abstention_recall"] == 1.0

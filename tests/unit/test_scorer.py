@@ -242,3 +242,38 @@ def test_the_last_answer_is_placed_among_the_candidates() -> None:
     assert here.tolist() == [1, 1, 0, 0] and dist[3] == 2.5  # the assistant's own sentences
     here, dist = last_answer_place(rows, "")
     assert not here.any() and np.isnan(dist).all()
+
+
+@pytest.mark.parametrize(("question", "lex", "policy"), [
+    ("What guided ships past the reef?", [0.2, 0.9, 0.1, 0.1], {"second_ratio": 1.01}),
+    ("Why did keepers live there?", [0.1, 0.2, 0.9, 0.3], {"second_ratio": 1.01}),
+    ("Keepers?", [0.1, 0.2, 0.9, 0.85], {"second_ratio": 0.8}),
+    ("What guided ships past the reef?", [0.2, 0.9, 0.1, 0.1], {"second_ratio": 1.01, "context": False}),
+])
+def test_training_simulates_the_answer_users_get(question: str, lex: list[float], policy: dict) -> None:
+    """The held-out figures of rag train-answerer come from answer_words; they describe the
+    served answer only if both build the same sentences (back-reference, why/how, second)."""
+    from evals.answerer_train import Example, answer_words
+    from rag.extractive import Shape
+    from rag.text import without_markers
+
+    spec = spec_for({"lex": 6.0}, 0.0, 0.1)
+    spec["policy"] = policy
+    scorer = AnswerScorer.from_spec(spec)
+    cands, hits = candidates(lex)
+    served = ExtractiveAnswerer(scorer).answer(question, cands, hits)
+    probs = np.array([c.prob for c in cands])
+    example = Example({"question": question, "answerable": True, "answers": ["x"]}, "d", cands,
+                      np.zeros(len(cands), dtype=bool), question, question)
+    text, n = answer_words(example, probs, scorer.threshold, policy, Shape())
+    assert sorted(text.split()) == sorted(without_markers(served.text).split())
+    assert n == len(without_markers(served.text).split())
+
+
+def test_context_off_answers_with_the_best_sentence_alone() -> None:
+    spec = spec_for({"lex": 6.0}, 0.0, 0.1)
+    spec["policy"] = {"second_ratio": 1.01, "context": False}
+    cands, hits = candidates([0.2, 0.9, 0.1, 0.1])
+    answer = ExtractiveAnswerer(AnswerScorer.from_spec(spec)).answer("What guided ships past the reef?",
+                                                                     cands, hits)
+    assert answer.text == "It guided ships past the reef. [1]"
