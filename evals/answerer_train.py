@@ -10,8 +10,9 @@ answers when it holds a gold answer and overlaps the gold evidence. Then:
   see on new questions);
 - the abstention threshold is the answer probability below which a chosen share of the
   answerable training questions fall (``target_false_abstention``), on out-of-fold scores;
-- the answer policy (the second-sentence ratio, and whether context sentences join: the one a
-  back-reference leans on, a why/how explanation, a second document's best) is the one with
+- the answer policy (the second-sentence ratio, and whether each kind of context sentence
+  joins: the one a back-reference leans on, a why/how explanation, a second document's best
+  for a question about two) is the one with
   the best out-of-fold accuracy whose mean answer length stays within ``max_mean_words``;
   answers are simulated through the served answerer's own ``rag.extractive.choose``.
 
@@ -22,6 +23,7 @@ score never comes from a document the model was trained on.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 import time
@@ -42,7 +44,10 @@ from rag.text import without_markers
 
 ModelKind = Literal["trees", "logistic"]
 RATIOS = (1.01, 0.9, 0.8, 0.7, 0.6, 0.5)  # 1.01: never a second sentence on probability alone
-POLICIES = tuple({"second_ratio": r, "context": c} for c in (True, False) for r in RATIOS)
+# the answer policies measured (rag.extractive.choose): a close second sentence, and each kind of
+# context sentence on or off
+POLICIES = tuple({"second_ratio": r, "lean": lean, "explain": explain, "both": both}
+                 for lean, explain, both in itertools.product((True, False), repeat=3) for r in RATIOS)
 
 MIN_ITEMS, MIN_PER_CLASS = 100, 10  # below this the inner folds cannot fit both models
 
@@ -304,9 +309,9 @@ def fit_answerer(data: list[Example], cfg: TrainConfig) -> tuple[dict[str, Any],
     threshold = threshold_for(pa_oof, a, cfg.target_false_abstention)
     by_policy = [simulate(data, oof, pa_oof, threshold, p, cfg.shape) for p in POLICIES]
     fitting = [i for i, m in enumerate(by_policy) if m["answer_words"] <= cfg.max_mean_words]
-    # none short enough: the shortest answers (no context, best sentence alone)
-    best = max(fitting, key=lambda i: (by_policy[i]["accuracy"], -i)) if fitting else \
-        min(range(len(POLICIES)), key=lambda i: by_policy[i]["answer_words"])
+    # the most accurate short enough (a tie: the shorter); none short enough: the shortest
+    best = max(fitting, key=lambda i: (by_policy[i]["accuracy"], -by_policy[i]["answer_words"])) \
+        if fitting else min(range(len(POLICIES)), key=lambda i: by_policy[i]["answer_words"])
     policy = dict(POLICIES[best])
     spec = {
         "format": FORMAT,

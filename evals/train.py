@@ -288,7 +288,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         "cross_validated_by_source": per_source,
         "reader": reader,
         "cascade": cascade,
-        "inner": {k: v for k, v in inner.items() if k != "by_policy"},
+        "inner": inner,  # with by_policy: each answer policy's inner out-of-fold figures
         "seconds": {"collect": round(collect_s, 1), "final_fit": round(fit_s, 1),
                     "total": round(time.perf_counter() - started, 1)},
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
@@ -328,6 +328,14 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
                   f"always reading, abstention {c['abstention_recall']:.3f} against "
                   f"{full['abstention_recall']:.3f}, false abstention {c['false_abstention']:.3f} "
                   f"against {full['false_abstention']:.3f}."]
+    lines += ["", f"Answer policies (final fit, inner out-of-fold; at most {settings.max_mean_words:g} "
+              "mean words; the chosen one first, then the ten most accurate):", "",
+              "| second ratio | lean | explain | both | accuracy | mean words |", "|---|---|---|---|---|---|"]
+    chosen = {k: inner[k] for k in ("second_ratio", "lean", "explain", "both") if k in inner}
+    rows = sorted(inner["by_policy"], key=lambda m: -m["accuracy"])
+    for m in [next(m for m in rows if all(m[k] == v for k, v in chosen.items())), *rows[:10]]:
+        lines.append(f"| {m['second_ratio']} | {m['lean']} | {m['explain']} | {m['both']} | "
+                     f"{m['accuracy']:.3f} | {m['answer_words']:.1f} |")
     lines += ["", "![abstention curve](abstention_curve.png)", "",
               f"Saved {settings.out} ({settings.out.stat().st_size / 1e6:.2f} MB): {describe(spec)}"]
     (report / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -6,8 +6,8 @@ into a probability that the documents answer the question at all, and below the 
 threshold (chosen on held-out folds, see ``rag train-answerer``) the assistant abstains.
 The answer leads with the best sentence; another sentence joins only when the best one leans
 on it (a back-reference), when a why/how question needs the explanation next to it, when
-the question spans two documents (these three: the scorer's ``context``), or when a second
-sentence is nearly as likely as the best (``second_ratio``); both chosen by held-out
+the question spans two documents (the scorer's ``lean``, ``explain`` and ``both``), or when a
+second sentence is nearly as likely as the best (``second_ratio``); all chosen by held-out
 measurement in ``rag train-answerer``, which simulates answers through ``choose`` itself.
 """
 
@@ -81,25 +81,30 @@ def choose(cands: list[Candidate], question: str, threshold: float, policy: dict
             chosen.append(c)
             words += n
 
-    # the sentences the best one leans on, and a second document's best when the question
-    # spans two: a policy choice made on held-out folds (``context``, rag train-answerer)
-    if policy.get("context", True):
-        for extra in neighbours(best, ranked, question):
-            if not is_title(extra):
-                add(extra)
-        if CROSS_DOC.search(question):  # the question asks about more than one document
-            other = next((c for c in ranked if c.hit.passage.doc_id != best.hit.passage.doc_id), None)
-            if other is not None:
-                add(other)
+    # the sentence the best one leans on (``lean``), a why/how explanation (``explain``) and a
+    # second document's best when the question spans two (``both``): each a policy choice made
+    # on held-out folds by rag train-answerer (the figures in the scorer's manifest, inner)
+    for extra in neighbours(best, ranked, question, bool(policy.get("lean", True)),
+                            bool(policy.get("explain", True))):
+        if not is_title(extra):
+            add(extra)
+    if policy.get("both", True) and CROSS_DOC.search(question):
+        other = next((c for c in ranked if c.hit.passage.doc_id != best.hit.passage.doc_id), None)
+        if other is not None:
+            add(other)
     ratio = float(policy.get("second_ratio", 1.01))
     if len(ranked) > 1 and ranked[1].prob >= ratio * best.prob:
         add(ranked[1])
     return chosen
 
 
-def neighbours(best: Candidate, ranked: list[Candidate], question: str) -> list[Candidate]:
-    """Sentences the best one leans on: the one before when it opens with a back-reference,
-    the one after when that opens with one; for why/how questions, the likelier neighbour."""
+def neighbours(best: Candidate, ranked: list[Candidate], question: str, lean: bool = True,
+               explain: bool = True) -> list[Candidate]:
+    """Sentences the best one leans on (``lean``): the one before when it opens with a
+    back-reference; for why/how questions (``explain``), the one after when that opens with
+    one, else the likelier neighbour."""
+    if not lean and not (explain and EXPLAIN.match(question)):
+        return []
     p = best.hit.passage
     sents = p.sentence_texts()
     pos = next((i for i, (s, _, _) in enumerate(sents) if s == best.start), None)
@@ -115,10 +120,12 @@ def neighbours(best: Candidate, ranked: list[Candidate], question: str) -> list[
 
     out = []
     before = cand(pos - 1)
-    if before is not None and BACK_REFERENCE.match(best.text) and not re.match(
+    if lean and before is not None and BACK_REFERENCE.match(best.text) and not re.match(
             r"^[\"“‘']?(he|she|they|his|her|their)\b", best.text, re.I):
         out.append(before)
     nxt = cand(pos + 1)
+    if not explain:
+        return out
     if nxt is not None and re.match(r"^[\"“‘']?(this|that|these|it|such|thus|hence|therefore)\b",
                                     nxt.text, re.I) and EXPLAIN.match(question):
         out.append(nxt)

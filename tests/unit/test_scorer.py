@@ -248,7 +248,8 @@ def test_the_last_answer_is_placed_among_the_candidates() -> None:
     ("What guided ships past the reef?", [0.2, 0.9, 0.1, 0.1], {"second_ratio": 1.01}),
     ("Why did keepers live there?", [0.1, 0.2, 0.9, 0.3], {"second_ratio": 1.01}),
     ("Keepers?", [0.1, 0.2, 0.9, 0.85], {"second_ratio": 0.8}),
-    ("What guided ships past the reef?", [0.2, 0.9, 0.1, 0.1], {"second_ratio": 1.01, "context": False}),
+    ("What guided ships past the reef?", [0.2, 0.9, 0.1, 0.1], {"second_ratio": 1.01, "lean": False}),
+    ("Why did keepers live there?", [0.1, 0.2, 0.9, 0.3], {"second_ratio": 1.01, "explain": False}),
 ])
 def test_training_simulates_the_answer_users_get(question: str, lex: list[float], policy: dict) -> None:
     """The held-out figures of rag train-answerer come from answer_words; they describe the
@@ -272,7 +273,7 @@ def test_training_simulates_the_answer_users_get(question: str, lex: list[float]
 
 def test_context_off_answers_with_the_best_sentence_alone() -> None:
     spec = spec_for({"lex": 6.0}, 0.0, 0.1)
-    spec["policy"] = {"second_ratio": 1.01, "context": False}
+    spec["policy"] = {"second_ratio": 1.01, "lean": False}
     cands, hits = candidates([0.2, 0.9, 0.1, 0.1])
     answer = ExtractiveAnswerer(AnswerScorer.from_spec(spec)).answer("What guided ships past the reef?",
                                                                      cands, hits)
