@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -41,7 +42,16 @@ def portable_settings(settings: TrainSettings) -> dict[str, Any]:
     on this machine (the manifest is committed)."""
     out = json.loads(settings.model_dump_json(exclude={"rag": {"llm"}}))
     out["rag"]["index"]["model_path"] = model_fingerprint(settings.rag.index.model_path)
+    # paths as seen from the working folder: an absolute path names this machine
+    out["data"] = [relative(d) for d in out["data"]]
+    out["out"], out["report"] = relative(out["out"]), relative(out["report"])
     return out
+
+
+def relative(spec: str) -> str:
+    """``spec`` (a path, or NAME=PATH...) with an absolute path made relative to the working
+    folder."""
+    return "=".join(os.path.relpath(p) if Path(p).is_absolute() else p for p in spec.split("="))
 
 
 def abstention_by_kind(data: list[Any], held: Any) -> dict[str, float]:

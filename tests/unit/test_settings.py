@@ -108,3 +108,17 @@ def test_scaling_sizes_and_hnsw_vectors_are_lists_from_flags_with_checked_values
     assert load_settings(IndexSettings, {"hnsw_vectors": "int8"}, env={}).hnsw_vectors == "int8"
     with pytest.raises(InvalidSetting, match="hnsw"):
         load_settings(IndexSettings, {"hnsw_vectors": "pq"}, env={})
+
+
+def test_training_paths_in_the_manifest_name_no_machine(tmp_path) -> None:
+    """The scorer's manifest is committed: absolute paths of the training machine become
+    relative to the working folder, in both halves of a FILE=DOCS spec."""
+    import os
+
+    from evals.train import relative
+
+    inside = tmp_path / "shared" / "qa.jsonl"
+    out = relative(f"{inside}={tmp_path / 'docs'}")
+    assert not any(os.path.isabs(p) for p in out.split("="))
+    assert os.path.normpath(os.path.join(os.getcwd(), out.split("=")[0])) == str(inside)
+    assert relative("evals/seed_qa_dev.jsonl=seeds") == "evals/seed_qa_dev.jsonl=seeds"
