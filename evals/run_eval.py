@@ -17,6 +17,8 @@ import numpy as np
 from evals.metrics import contains_answer, covers, token_f1
 from evals.settings import EvalSettings
 from index.errors import RagError
+from rag.conversation import exchange
+from rag.text import without_markers
 
 
 class DatasetError(RagError):
@@ -96,6 +98,9 @@ def score(items: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[str,
         m["abstention_precision"] = _mean(not i["answerable"] for i, _ in abstained) if abstained else None
         m["abstention_recall"] = _mean(p["abstained"] for _, p in una) if una else None
         m["answer_words"] = _mean(len(p["answer"].split()) for _, p in pairs)
+        rep = [p["repeats_history"] for _, p in pairs if "repeats_history" in p]
+        if rep:  # follow-ups whose answer leads with a sentence already said in the history
+            m["repeats_history"] = _mean(rep)
         read = [p["reader_used"] for _, p in pairs if p.get("reader_used") is not None]
         if read:  # answers the cascade's fast stage gave without the reader
             m["unread_share"] = _mean(not r for r in read)
@@ -176,8 +181,36 @@ def trained_on(assistant: Any, items: list[dict[str, Any]]) -> list[str]:
     return sorted({d for it in items for d in it.get("docs") or []} & seen)
 
 
+def replayed(assistant: Any, history: list[dict[str, str]],
+             said: dict[tuple[str, ...], str]) -> list[dict[str, str]]:
+    """``history`` with each assistant turn replaced by the assistant's own answer to the user
+    turn before it, given the replayed turns before that (``said`` caches answers by their
+    conversation so far, so a story's turns are answered once each)."""
+    out: list[dict[str, str]] = []
+    for turn in history:
+        if turn["role"] != "user":
+            continue
+        key = (*(t["content"] for t in out), turn["content"])
+        if key not in said:
+            said[key] = assistant.answer(turn["content"], out).text
+        out += exchange(turn["content"], said[key])
+    return out
+
+
+def repeats(answer: Any, history: list[dict[str, str]]) -> bool:
+    """The answer leads with a sentence an assistant turn of ``history`` already holds."""
+    if answer.abstained or not answer.citations:
+        return False
+    c = answer.citations[0]
+    at = c.passage.start
+    lead = " ".join(c.passage.text[c.sentence_start - at:c.sentence_end - at].split())
+    return bool(lead) and any(lead in " ".join(without_markers(t["content"]).split())
+                              for t in history if t["role"] == "assistant")
+
+
 def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None,
-        sample: int | None = None, seed: int = 0, folds: int = 1, log: Any = None) -> dict[str, Any]:
+        sample: int | None = None, seed: int = 0, folds: int = 1, log: Any = None,
+        own_history: bool = False) -> dict[str, Any]:
     items = load_items(dataset, sample, seed)
     out.mkdir(parents=True, exist_ok=True)
     if folds > 1:
@@ -193,11 +226,18 @@ def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None,
         held_out = "yes" if not overlap else (
             f"NO: the answer scorer was trained on {len(overlap)} of these documents; "
             "use --folds K for a held-out score")
+    if own_history:
+        held_out += "; histories replayed with the assistant's own answers"
     preds = []
+    said: list[dict[tuple[str, ...], str]] = [{} for _ in assistants]
     for item, f in zip(items, fold_of, strict=True):
+        history = replayed(assistants[int(f)], item["history"], said[int(f)]) if own_history \
+            else item["history"]
         started = time.perf_counter()
-        answer = assistants[int(f)].answer(item["question"], item["history"])
+        answer = assistants[int(f)].answer(item["question"], history)
         preds.append(prediction(item, answer, (time.perf_counter() - started) * 1000))
+        if history:
+            preds[-1]["repeats_history"] = repeats(answer, history)
     with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:
         for p in preds:
             f.write(json.dumps(p, ensure_ascii=False) + "\n")
@@ -289,4 +329,4 @@ def evaluate_command(settings: EvalSettings) -> dict[str, Any]:
     load_items(settings.dataset)  # a bad dataset fails before the model loads
     return run(Assistant(settings.rag), settings.dataset, settings.out, judge_model,
                settings.sample, settings.seed, settings.folds,
-               log=lambda m: print(m, file=sys.stderr, flush=True))
+               log=lambda m: print(m, file=sys.stderr, flush=True), own_history=settings.own_history)

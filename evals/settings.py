@@ -26,6 +26,8 @@ class EvalSettings(Settings):
     seed: int = Field(0, description="seed of the sample and of the folds")
     folds: int = Field(1, ge=1, le=20, description="K > 1: cross-validation by document; each fold "
                                                    "is answered by a scorer trained on the others")
+    own_history: bool = Field(False, description="replay each conversation with the assistant's "
+                              "own answers as its history, instead of the gold ones")
 
     def with_own_index(self) -> EvalSettings:
         """Another documents folder gets its own index, never the default one."""
