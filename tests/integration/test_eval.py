@@ -16,9 +16,11 @@ def test_eval_writes_predictions_metrics_and_report(assistant, tmp_path: Path) -
     metrics = run(assistant, DEV_SET, tmp_path)
     preds = [json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
     assert len(preds) == sum(1 for line in DEV_SET.read_text().splitlines() if line.strip())
+    items = {json.loads(line)["id"]: json.loads(line) for line in DEV_SET.read_text().splitlines() if line.strip()}
     for p in preds:
+        follow_up = {"repeats_history"} if items[p["id"]]["history"] else set()
         assert set(p) == {"id", "answer", "abstained", "citations", "retrieved", "latency_ms", "confidence",
-                          "reader_used"}
+                          "reader_used", *follow_up}
         assert p["reader_used"] in (True, False)  # the bundled scorer reads unless its fast stage is sure
         assert len(p["retrieved"]) >= 5
         for c in p["citations"]:
@@ -28,6 +30,14 @@ def test_eval_writes_predictions_metrics_and_report(assistant, tmp_path: Path) -
     assert saved["metrics"]["all"]["n"] == len(preds)
     assert saved["git_commit"] and saved["index_manifest_sha256"]
     assert metrics["metrics"]["follow-up"]["answerable"] > 0
+    assert 0 <= metrics["metrics"]["follow-up"]["repeats_history"] <= 1
+
+
+def test_eval_replays_conversations_with_its_own_answers(assistant, tmp_path: Path) -> None:  # noqa: ANN001
+    metrics = run(assistant, DEV_SET, tmp_path, own_history=True)
+    assert "own answers" in metrics["held_out"]
+    follow = metrics["metrics"]["follow-up"]
+    assert follow["answerable"] > 0 and 0 <= follow["accuracy"] <= 1
     assert 0 <= saved["metrics"]["all"]["unread_share"] <= 1
     assert (tmp_path / "accuracy_by_type.png").stat().st_size > 1000
     assert "| follow-up |" in (tmp_path / "report.md").read_text()
