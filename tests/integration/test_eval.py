@@ -31,6 +31,9 @@ def test_eval_writes_predictions_metrics_and_report(assistant, tmp_path: Path) -
     assert saved["git_commit"] and saved["index_manifest_sha256"]
     assert metrics["metrics"]["follow-up"]["answerable"] > 0
     assert 0 <= metrics["metrics"]["follow-up"]["repeats_history"] <= 1
+    assert 0 <= saved["metrics"]["all"]["unread_share"] <= 1
+    assert (tmp_path / "accuracy_by_type.png").stat().st_size > 1000
+    assert "| follow-up |" in (tmp_path / "report.md").read_text()
 
 
 def test_eval_replays_conversations_with_its_own_answers(assistant, tmp_path: Path) -> None:  # noqa: ANN001
@@ -38,9 +41,6 @@ def test_eval_replays_conversations_with_its_own_answers(assistant, tmp_path: Pa
     assert "own answers" in metrics["held_out"]
     follow = metrics["metrics"]["follow-up"]
     assert follow["answerable"] > 0 and 0 <= follow["accuracy"] <= 1
-    assert 0 <= saved["metrics"]["all"]["unread_share"] <= 1
-    assert (tmp_path / "accuracy_by_type.png").stat().st_size > 1000
-    assert "| follow-up |" in (tmp_path / "report.md").read_text()
 
 
 def test_ranking_metrics_match_ranx() -> None:
