@@ -336,7 +336,7 @@ class HeldOut:
     thresholds: list[float]
     policies: list[dict[str, Any]]
     folds: np.ndarray
-    shape: Shape = field(default_factory=Shape)
+    shape: Shape = field(default_factory=lambda: Shape.of(AnswerSettings()))
 
 
 def cross_validate(data: list[Example], k: int, cfg: TrainConfig,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import subprocess
 import sys
 import time
@@ -18,7 +19,6 @@ from evals.metrics import contains_answer, covers, token_f1
 from evals.settings import EvalSettings
 from index.errors import RagError
 from rag.conversation import exchange
-from rag.text import without_markers
 
 
 class DatasetError(RagError):
@@ -198,14 +198,17 @@ def replayed(assistant: Any, history: list[dict[str, str]],
 
 
 def repeats(answer: Any, history: list[dict[str, str]]) -> bool:
-    """The answer leads with a sentence an assistant turn of ``history`` already holds."""
+    """The answer says nothing new: every sentence it cites is a whole sentence of an
+    assistant turn of ``history`` (the turns' sentences are the text between their markers)."""
     if answer.abstained or not answer.citations:
         return False
-    c = answer.citations[0]
-    at = c.passage.start
-    lead = " ".join(c.passage.text[c.sentence_start - at:c.sentence_end - at].split())
-    return bool(lead) and any(lead in " ".join(without_markers(t["content"]).split())
-                              for t in history if t["role"] == "assistant")
+    said = {" ".join(part.split()) for t in history if t["role"] == "assistant"
+            for part in re.split(r"\s*\[\d+\]\s*", t["content"]) if part.strip()}
+    for c in answer.citations:
+        at = c.passage.start
+        if " ".join(c.passage.text[c.sentence_start - at:c.sentence_end - at].split()) not in said:
+            return False
+    return True
 
 
 def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None,
@@ -236,6 +239,8 @@ def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None,
         started = time.perf_counter()
         answer = assistants[int(f)].answer(item["question"], history)
         preds.append(prediction(item, answer, (time.perf_counter() - started) * 1000))
+        if own_history:  # the next turn of this conversation replays this answer
+            said[int(f)].setdefault((*(t["content"] for t in history), item["question"]), answer.text)
         if history:
             preds[-1]["repeats_history"] = repeats(answer, history)
     with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:

@@ -343,7 +343,8 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
               "| second ratio | lean | explain | both | accuracy | mean words |", "|---|---|---|---|---|---|"]
     chosen = {k: inner[k] for k in ("second_ratio", "lean", "explain", "both") if k in inner}
     rows = sorted(inner["by_policy"], key=lambda m: -m["accuracy"])
-    for m in [next(m for m in rows if all(m[k] == v for k, v in chosen.items())), *rows[:10]]:
+    picked = next(m for m in rows if all(m[k] == v for k, v in chosen.items()))
+    for m in [picked, *[m for m in rows if m is not picked][:10]]:
         lines.append(f"| {m['second_ratio']} | {m['lean']} | {m['explain']} | {m['both']} | "
                      f"{m['accuracy']:.3f} | {m['answer_words']:.1f} |")
     lines += ["", "![abstention curve](abstention_curve.png)", "",

@@ -8,9 +8,11 @@ from evals.answerer_train import Example, HeldOut, held_out_rows
 from evals.cascade import choose_bound
 from index.types import Passage
 from rag.candidates import SENTENCE_FEATURES, Candidate
+from rag.extractive import Shape
 from rag.types import Hit
 
 RIGHT, WRONG = "The bridge opened in 1932.", "The river is wide."
+LOOSE = Shape()  # no cosine gate: the made-up candidates' features are all zero
 
 
 def example(answerable: bool) -> Example:
@@ -24,7 +26,8 @@ def example(answerable: bool) -> Example:
 
 
 def held(probs: list[tuple[float, float]], pa: list[float]) -> HeldOut:
-    return HeldOut([np.array(p) for p in probs], np.array(pa), [0.5], [{"second_ratio": 1.01}], np.zeros(len(pa), dtype=np.int64))
+    return HeldOut([np.array(p) for p in probs], np.array(pa), [0.5], [{"second_ratio": 1.01}],
+                   np.zeros(len(pa), dtype=np.int64), LOOSE)
 
 
 def test_outcomes_follow_the_policy() -> None:
@@ -62,6 +65,6 @@ def test_held_out_words_ignore_folds_without_items() -> None:
 
     data = [example(True), example(True), example(False)]
     h = HeldOut([np.array([0.9, 0.1])] * 3, np.array([0.9, 0.9, 0.2]), [0.5] * 5, [{"second_ratio": 1.01}] * 5,
-                np.array([0, 4, 4]))
+                np.array([0, 4, 4]), LOOSE)
     m = held_out_metrics(data, h)
     assert m["answer_words"] == 5.0 and m["accuracy"] == 1.0 and m["abstention_recall"] == 1.0

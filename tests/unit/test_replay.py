@@ -49,3 +49,8 @@ def test_an_answer_repeats_the_history_when_its_lead_sentence_was_said() -> None
     assert repeats(lead, said)
     assert not repeats(lead, gold(("q", "The bridge opened in 1932. [1]")))
     assert not repeats(Answer("The documents do not say.", (), True, ()), said)
+    # a sentence inside a longer one that was said is not a repeat; every cited one must be
+    assert not repeats(lead, gold(("q", "Critics say It is long. or not. [1]")))
+    both = Answer("…", (Citation(1, p, 100, 126), Citation(1, p, 127, 100 + len(text))), False, ())
+    assert not repeats(both, said)
+    assert repeats(both, gold(("q", "The bridge opened in 1932. [1] It is long. [1]")))
