@@ -29,7 +29,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +49,8 @@ RATIOS = (1.01, 0.9, 0.8, 0.7, 0.6, 0.5)  # 1.01: never a second sentence on pro
 POLICIES = tuple({"second_ratio": r, "lean": lean, "explain": explain, "both": both}
                  for lean, explain, both in itertools.product((True, False), repeat=3) for r in RATIOS)
 
+# the served answer's limits under the default settings (AnswerSettings)
+SERVED = Shape.of(AnswerSettings())
 MIN_ITEMS, MIN_PER_CLASS = 100, 10  # below this the inner folds cannot fit both models
 
 
@@ -77,7 +79,7 @@ class TrainConfig:
     max_mean_words: float = 30.0
     seed: int = 0
     # the served answer's limits (AnswerSettings), so simulated answers are the served ones
-    shape: Shape = field(default_factory=lambda: Shape.of(AnswerSettings()))
+    shape: Shape = SERVED
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -336,7 +338,7 @@ class HeldOut:
     thresholds: list[float]
     policies: list[dict[str, Any]]
     folds: np.ndarray
-    shape: Shape = field(default_factory=lambda: Shape.of(AnswerSettings()))
+    shape: Shape = SERVED
 
 
 def cross_validate(data: list[Example], k: int, cfg: TrainConfig,

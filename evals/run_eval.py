@@ -99,7 +99,7 @@ def score(items: list[dict[str, Any]], preds: list[dict[str, Any]]) -> dict[str,
         m["abstention_recall"] = _mean(p["abstained"] for _, p in una) if una else None
         m["answer_words"] = _mean(len(p["answer"].split()) for _, p in pairs)
         rep = [p["repeats_history"] for _, p in pairs if "repeats_history" in p]
-        if rep:  # follow-ups whose answer leads with a sentence already said in the history
+        if rep:  # follow-ups whose answer says nothing new (every cited sentence already said)
             m["repeats_history"] = _mean(rep)
         read = [p["reader_used"] for _, p in pairs if p.get("reader_used") is not None]
         if read:  # answers the cascade's fast stage gave without the reader
@@ -190,11 +190,16 @@ def replayed(assistant: Any, history: list[dict[str, str]],
     for turn in history:
         if turn["role"] != "user":
             continue
-        key = (*(t["content"] for t in out), turn["content"])
+        key = turn_key(out, turn["content"])
         if key not in said:
             said[key] = assistant.answer(turn["content"], out).text
         out += exchange(turn["content"], said[key])
     return out
+
+
+def turn_key(history: list[dict[str, str]], question: str) -> tuple[str, ...]:
+    """A conversation so far and its next question, as the answer cache of ``replayed`` keys it."""
+    return (*(t["content"] for t in history), question)
 
 
 def repeats(answer: Any, history: list[dict[str, str]]) -> bool:
@@ -240,7 +245,7 @@ def run(assistant: Any, dataset: Path, out: Path, judge_model: Any = None,
         answer = assistants[int(f)].answer(item["question"], history)
         preds.append(prediction(item, answer, (time.perf_counter() - started) * 1000))
         if own_history:  # the next turn of this conversation replays this answer
-            said[int(f)].setdefault((*(t["content"] for t in history), item["question"]), answer.text)
+            said[int(f)].setdefault(turn_key(history, item["question"]), answer.text)
         if history:
             preds[-1]["repeats_history"] = repeats(answer, history)
     with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:

@@ -22,7 +22,7 @@ from rag.candidates import (
 )
 from rag.conversation import resolve
 from rag.errors import BackendUnavailable, EmptyQuestion, InvalidSetting
-from rag.extractive import ABSTAIN_TEXT, ExtractiveAnswerer
+from rag.extractive import ABSTAIN_TEXT, ExtractiveAnswerer, Shape
 from rag.retrieval.hybrid import HybridSearch
 from rag.scorer import AnswerScorer, ScorerError
 from rag.settings import AnswerMode, Backend, Mode, RagSettings
@@ -87,8 +87,7 @@ class Assistant:
         return self._extractive
 
     def _answerer(self, scorer: AnswerScorer) -> ExtractiveAnswerer:
-        a = self.settings.answer
-        return ExtractiveAnswerer(scorer, a.max_answer_words, a.max_answer_sentences, a.min_similarity)
+        return ExtractiveAnswerer(scorer, Shape.of(self.settings.answer))
 
     @property
     def fast_extractive(self) -> ExtractiveAnswerer | None:

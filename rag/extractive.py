@@ -103,7 +103,8 @@ def neighbours(best: Candidate, ranked: list[Candidate], question: str, lean: bo
     """Sentences the best one leans on (``lean``): the one before when it opens with a
     back-reference; for why/how questions (``explain``), the one after when that opens with
     one, else the likelier neighbour."""
-    if not lean and not (explain and EXPLAIN.match(question)):
+    why = explain and bool(EXPLAIN.match(question))
+    if not lean and not why:
         return []
     p = best.hit.passage
     sents = p.sentence_texts()
@@ -123,13 +124,13 @@ def neighbours(best: Candidate, ranked: list[Candidate], question: str, lean: bo
     if lean and before is not None and BACK_REFERENCE.match(best.text) and not re.match(
             r"^[\"“‘']?(he|she|they|his|her|their)\b", best.text, re.I):
         out.append(before)
-    nxt = cand(pos + 1)
-    if not explain:
+    if not why:
         return out
+    nxt = cand(pos + 1)
     if nxt is not None and re.match(r"^[\"“‘']?(this|that|these|it|such|thus|hence|therefore)\b",
-                                    nxt.text, re.I) and EXPLAIN.match(question):
+                                    nxt.text, re.I):
         out.append(nxt)
-    elif EXPLAIN.match(question):
+    else:
         options = [c for c in (nxt, before) if c is not None]
         if options:
             out.append(max(options, key=lambda c: c.prob))
@@ -137,10 +138,9 @@ def neighbours(best: Candidate, ranked: list[Candidate], question: str, lean: bo
 
 
 class ExtractiveAnswerer:
-    def __init__(self, scorer: AnswerScorer, max_words: int = 80, max_sentences: int = 3,
-                 min_similarity: float = 0.0) -> None:
+    def __init__(self, scorer: AnswerScorer, shape: Shape = Shape()) -> None:
         self.scorer = scorer
-        self.shape = Shape(max_words, max_sentences, min_similarity)
+        self.shape = shape
 
     def score(self, cands: list[Candidate], probs: np.ndarray | None = None) -> float:
         """Set each candidate's probability (``probs``: this scorer's, already computed);
@@ -197,8 +197,8 @@ def not_repeated(ranked: list[Candidate], threshold: float) -> list[Candidate]:
     own answers as history (``rag eval --own-history``, a scorer trained on SQuAD and the seeds
     only): accuracy 0.391 with this rule (0.437 of the answers say nothing new, every
     sentence already said), 0.394 never moving said sentences (0.470), 0.149 always moving
-    them (0.003): in
-    conversations like CoQA's the next question often asks about the same sentence."""
+    them (0.003): in conversations like CoQA's the next question often asks about the same
+    sentence."""
     fresh = [c for c in ranked if not c.features[SAID]]
     if len(fresh) == len(ranked) or not fresh or fresh[0].prob < threshold:
         return ranked
