@@ -119,36 +119,74 @@ def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str
     folds = doc_folds(rd.groups, 2, settings.seed)
     logits = reader_oof(rd, settings.rag.index.model_path, cfg, folds,
                         Path(settings.rag.index.cache_dir) / "reader-oof", say)
-    for e, picked, lg in zip(data, rd.picks(cfg.top), logits, strict=True):
+    reads = reads_of(settings)
+    # the reader is trained on its top picks; answering reads the first ``reads`` of them
+    for e, picked, lg in zip(data, rd.picks(reads), logits, strict=True):
         if len(picked):
             set_reader(e.cands, picked, lg[picked])
-    quality = reader_quality(rd, logits, cfg.top)
-    say(f"reader out of fold: picks a right sentence first {quality['top1_of_read']:.3f}, "
-        f"AUC {quality['auc']:.3f}")
-    return {"settings": cfg.__dict__, "out_of_fold": quality,
+    quality = reader_quality(rd, logits, reads)
+    say(f"reader out of fold, {reads} read per question: picks a right sentence first "
+        f"{quality['top1_of_read']:.3f}, AUC {quality['auc']:.3f}")
+    return {"settings": cfg.__dict__, "reads": reads, "out_of_fold": quality,
             "oof_seconds": round(time.perf_counter() - t, 1)}
+
+
+def reads_of(settings: TrainSettings) -> int:
+    """Candidates the reader scores per question when answering (at most its training top)."""
+    top = reader_config(settings).top
+    return min(settings.reader_reads or top, top)
 
 
 def final_reader(data: list[Any], settings: TrainSettings, info: dict[str, Any],
                  sources: list[dict[str, Any]], say: Any) -> dict[str, Any]:
     """The reader trained on every question, saved beside the scorer; its entry in the spec."""
+    import hashlib
+
+    import numpy as np
+
     from evals.reader_train import reader_data, train_reader
     from index.embed import model_fingerprint
-    from rag.reader import save_reader
+    from rag.reader import manifest_path, read_manifest, save_reader
 
     t = time.perf_counter()
     cfg = reader_config(settings)
     rd = reader_data(data)
-    pairs = rd.pairs(range(len(data)), cfg, cfg.seed + 100)
-    say(f"training the reader on {len(pairs)} pairs from {len(data)} questions …")
-    net = train_reader(pairs, settings.rag.index.model_path, cfg, say)
     path = settings.out.with_name("reader.safetensors")
-    written = save_reader(net, {"base_model": model_fingerprint(settings.rag.index.model_path),
-                      "max_length": cfg.max_length, "top": cfg.top, "settings": cfg.__dict__,
-                      "pairs": len(pairs), "data": sources, "out_of_fold": info["out_of_fold"],
-                      "seconds": round(time.perf_counter() - t, 1), "git_commit": git_commit()}, path)
+    # the same data and settings train the same reader: kept in the cache under their hash,
+    # so a rerun that changes only the scorer's side reuses it
+    cached = (Path(settings.rag.index.cache_dir) / "reader-final"
+              / f"reader-{rd.digest(cfg, np.zeros(len(data), dtype=int))[:16]}.safetensors")
+    if (cached.is_file() and manifest_path(cached).is_file()
+            and hashlib.sha256(cached.read_bytes()).hexdigest() == read_manifest(cached).get("sha256")):
+        say(f"reader: the final reader from {cached}")
+        copy_reader(cached, path)
+        written = read_manifest(path)
+    else:
+        pairs = rd.pairs(range(len(data)), cfg, cfg.seed + 100)
+        say(f"training the reader on {len(pairs)} pairs from {len(data)} questions …")
+        net = train_reader(pairs, settings.rag.index.model_path, cfg, say)
+        written = save_reader(net, {"base_model": model_fingerprint(settings.rag.index.model_path),
+                              "max_length": cfg.max_length, "top": cfg.top, "settings": cfg.__dict__,
+                              "pairs": len(pairs), "data": sources, "out_of_fold": info["out_of_fold"],
+                              "seconds": round(time.perf_counter() - t, 1),
+                              "git_commit": git_commit()}, path)
+        copy_reader(path, cached)
     info["final_seconds"] = round(time.perf_counter() - t, 1)
-    return {"file": path.name, "top": cfg.top, "sha256": written["sha256"], "precision": cfg.precision}
+    return {"file": path.name, "top": info.get("reads", cfg.top), "sha256": written["sha256"],
+            "precision": cfg.precision}
+
+
+def copy_reader(src: Path, dst: Path) -> None:
+    """A reader file and its manifest, each copied atomically."""
+    import shutil
+
+    from rag.reader import manifest_path
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    for a, b in ((src, dst), (manifest_path(src), manifest_path(dst))):
+        tmp = b.with_name(f".{b.name}.tmp")
+        shutil.copyfile(a, tmp)
+        tmp.replace(b)
 
 
 def fast_stage(unread: list[Any], cfg: Any, full: Any, fast: Any, spec: dict[str, Any],
@@ -171,7 +209,8 @@ def fast_stage(unread: list[Any], cfg: Any, full: Any, fast: Any, spec: dict[str
 
 
 def cfg_top(reader: dict[str, Any]) -> int:
-    return int(reader["settings"]["top"])
+    """Candidates the reader reads per question (older manifests: its training top)."""
+    return int(reader.get("reads", reader["settings"]["top"]))
 
 
 def without_reader(data: list[Any]) -> list[Any]:
