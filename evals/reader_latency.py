@@ -2,8 +2,8 @@
 reading only where its fast stage is unsure (the default cascade), always reading (fp32 and
 dynamic int8), and never reading (speed only: that is not a trained combination). Prints p50/p95,
 the share answered unread and how many answers each changes against always reading in fp32.
-``python -m evals.reader_latency [--dataset FILE --docs DIR]`` from the repository root (one
-heavy job at a time)."""
+``python -m evals.reader_latency [--dataset FILE --docs DIR --answerer-path FILE]`` from the
+repository root (one heavy job at a time)."""
 
 from __future__ import annotations
 
@@ -63,8 +63,12 @@ def main() -> None:
     ap.add_argument("--index-dir", type=Path, default=None)
     ap.add_argument("--sample", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--answerer-path", default="", help="answer scorer JSON (default: the bundled one)")
     args = ap.parse_args()
     base = RagSettings()
+    if args.answerer_path:
+        base = base.model_copy(update={"answer": base.answer.model_copy(
+            update={"answerer_path": args.answerer_path})})
     if args.docs is not None:
         idx = base.index.model_copy(update={"docs_dir": args.docs,
                                             "index_dir": args.index_dir or Path(".rag/latency")})

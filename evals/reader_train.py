@@ -30,6 +30,7 @@ class ReaderConfig:
     lr: float = 5e-5
     head_lr: float = 1e-3
     max_length: int = 64     # tokens of question + sentence + the sentence before
+    layers: int | None = None  # the base model's first N transformer layers (None: all six)
     seed: int = 0
     # held-out picks are scored the way answering scores them (rag.reader.Reader: the float16
     # weights on ONNX Runtime, one batch per question), in this precision, so the scorer
@@ -93,7 +94,7 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
     ids = enc["input_ids"]
     types = enc["token_type_ids"]
     labels = torch.tensor([p.label for p in pairs], dtype=torch.float32)
-    net = build_net(base_path)
+    net = build_net(base_path, layers=cfg.layers)
     net.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr},
@@ -221,7 +222,9 @@ class ReaderData:
         import hashlib
         import json
 
-        h = hashlib.sha256(json.dumps(cfg.__dict__, sort_keys=True).encode())
+        # settings left at None are left out, so a new optional setting keeps earlier keys
+        settings = {k: v for k, v in cfg.__dict__.items() if v is not None}
+        h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
         for q, t, lab, k, f in zip(self.queries, self.texts, self.labels, self.keys, folds, strict=True):
             h.update(json.dumps([q, t, lab.tolist(), np.round(k, 5).tolist(), int(f)]).encode())
         return h.hexdigest()

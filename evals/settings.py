@@ -110,6 +110,9 @@ class TrainSettings(Settings):
     # abstention 0.135 against 0.142, the reader alone top-1 0.707 against 0.732 (AUC 0.852
     # against 0.860); CoQA follow-ups 0.628 against 0.626. int8 halves the reader's time
     # (answer p50 on the seeds 50 against 92 ms with the cascade), not worth that loss here
+    reader_layers: int | None = Field(
+        None, ge=1, le=6, description="the reader keeps only the embedding model's first N "
+                                      "transformer layers (default: all six); fewer is faster")
     reader_reads: int | None = Field(
         None, ge=1, le=8, description="candidates the reader scores per question when answering "
                                       "(default: all 8 it is trained on); fewer is faster")

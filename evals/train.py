@@ -103,7 +103,7 @@ def reader_config(settings: TrainSettings) -> Any:
     from evals.reader_train import ReaderConfig
 
     return ReaderConfig(epochs=settings.reader_epochs, seed=settings.seed,
-                        precision=settings.served_precision)
+                        precision=settings.served_precision, layers=settings.reader_layers)
 
 
 def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str, Any]:

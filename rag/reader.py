@@ -75,16 +75,19 @@ def manifest_path(path: Path) -> Path:
     return path.with_name(path.stem + ".manifest.json")
 
 
-def build_net(base_path: str, attention: str | None = None) -> Any:
+def build_net(base_path: str, attention: str | None = None, layers: int | None = None) -> Any:
     """The base transformer with a linear head over mean-pooled token states; ``attention``
-    picks transformers' attention implementation (None: its default)."""
+    picks transformers' attention implementation (None: its default); ``layers``: only the
+    base model's first ``layers`` transformer layers (None: all of them)."""
     import torch
     from transformers import AutoModel
 
     class ReaderNet(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            extra = {"attn_implementation": attention} if attention else {}
+            extra: dict[str, Any] = {"attn_implementation": attention} if attention else {}
+            if layers is not None:
+                extra["num_hidden_layers"] = layers
             self.bert = AutoModel.from_pretrained(base_path, **extra)
             self.head = torch.nn.Linear(self.bert.config.hidden_size, 1)
 
@@ -153,7 +156,7 @@ def load_net(path: Path, base_path: str, fingerprint: dict[str, Any] | None = No
     if fingerprint is not None and base.get("sha256") not in (None, fingerprint.get("sha256")):
         raise ReaderError(f"The reader at {path} was trained from another embedding model "
                           f"({base.get('name')}); retrain it with: rag train-answerer --reader")
-    net = build_net(base_path, attention)
+    net = build_net(base_path, attention, (manifest.get("settings") or {}).get("layers"))
     state = {k: v.float() for k, v in load_file(str(path)).items()}
     missing, unexpected = net.load_state_dict(state, strict=False)
     if unexpected or any(k.removeprefix("bert.") not in FROZEN for k in missing):

@@ -186,3 +186,80 @@ def test_a_reader_from_another_training_run_is_refused(trained: tuple[object, Pa
     scorer = replace(assistant.extractive.scorer, reader_file=path, reader_top=3, reader_sha256="0" * 64)
     with pytest.raises(ScorerError, match="retrain"):
         assistant.with_scorer(scorer).reader  # noqa: B018
+
+
+def test_a_rerun_reuses_the_final_reader(assistant, dev_items: list[dict], tmp_path: Path,  # noqa: ANN001
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The final reader is kept in the cache under the hash of its data and settings: a rerun
+    that changes only the scorer's side (here how many it reads) copies it instead of training
+    again, and a damaged cached copy is trained again rather than used."""
+    import evals.reader_train as reader_train
+    from evals.answerer_train import collect
+    from evals.settings import TrainSettings
+    from evals.train import final_reader, reads_of
+
+    items = [it for it in dev_items if it["answerable"]][:3]
+    data = collect(assistant, items, ["a", "b", "c"])
+    rag = assistant.settings.model_copy(update={"index": assistant.settings.index.model_copy(
+        update={"cache_dir": tmp_path / "cache"})})
+    trainings = []
+    real = reader_train.train_reader
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        trainings.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reader_train, "train_reader", counted)
+    first = TrainSettings(data=["x"], rag=rag, out=tmp_path / "one" / "answerer.json", reader_epochs=0.5)
+    a = final_reader(data, first, {"out_of_fold": {}, "reads": reads_of(first)}, [], lambda _: None)
+    assert trainings == [1] and a["top"] == 8
+    second = first.model_copy(update={"out": tmp_path / "two" / "answerer.json", "reader_reads": 3})
+    b = final_reader(data, second, {"out_of_fold": {}, "reads": reads_of(second)}, [], lambda _: None)
+    assert trainings == [1] and b["top"] == 3 and b["sha256"] == a["sha256"]
+    assert (tmp_path / "two" / "reader.safetensors").read_bytes() == \
+        (tmp_path / "one" / "reader.safetensors").read_bytes()
+    # the copy loads and passes the reader's own checks
+    Reader(tmp_path / "two" / "reader.safetensors", assistant.settings.index.model_path, tmp_path / "cache")
+    cached = next((tmp_path / "cache" / "reader-final").glob("*.safetensors"))
+    cached.write_bytes(cached.read_bytes()[:-8] + b"damaged!")
+    final_reader(data, second, {"out_of_fold": {}, "reads": 3}, [], lambda _: None)
+    assert trainings == [1, 1]
+
+
+def test_reads_are_at_most_the_readers_top() -> None:
+    from pydantic import ValidationError
+
+    from evals.settings import TrainSettings
+    from evals.train import reads_of
+
+    assert reads_of(TrainSettings(data=["x"])) == 8
+    assert reads_of(TrainSettings(data=["x"], reader_reads=4)) == 4
+    with pytest.raises(ValidationError):
+        TrainSettings(data=["x"], reader_reads=9)
+
+
+def test_a_reader_of_fewer_layers_is_stored_and_served(model_path: str, tmp_path: Path) -> None:
+    """``layers``: the reader keeps the base model's first N layers; it is saved with them only,
+    loaded with them (its manifest says how many) and gives the same logits on both backends."""
+    from safetensors import safe_open
+
+    from evals.reader_train import ReaderData
+
+    cfg = ReaderConfig(epochs=1, batch=8, lr=2e-4, head_lr=3e-3, layers=2)
+    net = train_reader(pairs(), model_path, cfg, log=lambda _: None)
+    path = tmp_path / "reader.safetensors"
+    save_reader(net, {"base_model": model_fingerprint(model_path), "max_length": cfg.max_length,
+                      "top": 4, "settings": cfg.__dict__}, path)
+    with safe_open(str(path), "pt") as f:
+        layers = {k.split(".")[3] for k in f.keys() if k.startswith("bert.encoder.layer.")}
+    assert layers == {"0", "1"}
+    texts = [(s, b) for _, s, b in RIGHT]
+    onnx = Reader(path, model_path, tmp_path / "cache")
+    torch_reader = Reader(path, model_path, tmp_path / "cache", backend="torch")
+    assert onnx.backend == "onnx"
+    np.testing.assert_allclose(onnx.score(RIGHT[0][0], texts), torch_reader.score(RIGHT[0][0], texts),
+                               atol=1e-4)
+    # a different depth is a different reader: its held-out scores are not reused
+    rd = ReaderData(["q"], [[("s", "")]], [np.array([True])], [np.zeros(1)], ["g"])
+    folds = np.zeros(1, dtype=int)
+    assert rd.digest(ReaderConfig(), folds) != rd.digest(cfg, folds)
