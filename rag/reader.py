@@ -85,10 +85,11 @@ def build_net(base_path: str, attention: str | None = None, layers: int | None =
     class ReaderNet(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            extra: dict[str, Any] = {"attn_implementation": attention} if attention else {}
-            if layers is not None:
-                extra["num_hidden_layers"] = layers
+            extra = {"attn_implementation": attention} if attention else {}
             self.bert = AutoModel.from_pretrained(base_path, **extra)
+            if layers is not None:  # cut after loading: no report of the unused layers' weights
+                self.bert.encoder.layer = self.bert.encoder.layer[:layers]
+                self.bert.config.num_hidden_layers = layers
             self.head = torch.nn.Linear(self.bert.config.hidden_size, 1)
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
