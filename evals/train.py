@@ -124,9 +124,10 @@ def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str
     for e, picked, lg in zip(data, rd.picks(reads), logits, strict=True):
         if len(picked):
             set_reader(e.cands, picked, lg[picked])
-    quality = reader_quality(rd, logits, reads)
-    say(f"reader out of fold, {reads} read per question: picks a right sentence first "
-        f"{quality['top1_of_read']:.3f}, AUC {quality['auc']:.3f}")
+    # the reader's own figures, among the top it is trained on (the same whatever it reads)
+    quality = reader_quality(rd, logits, cfg.top)
+    say(f"reader out of fold: picks a right sentence first {quality['top1_of_read']:.3f}, "
+        f"AUC {quality['auc']:.3f}; it reads {reads} per question")
     return {"settings": cfg.__dict__, "reads": reads, "out_of_fold": quality,
             "oof_seconds": round(time.perf_counter() - t, 1)}
 
@@ -209,8 +210,7 @@ def fast_stage(unread: list[Any], cfg: Any, full: Any, fast: Any, spec: dict[str
 
 
 def cfg_top(reader: dict[str, Any]) -> int:
-    """Candidates the reader reads per question (older manifests: its training top)."""
-    return int(reader.get("reads", reader["settings"]["top"]))
+    return int(reader["settings"]["top"])
 
 
 def without_reader(data: list[Any]) -> list[Any]:
@@ -367,7 +367,8 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     if reader is not None:
         q = reader["out_of_fold"]
         lines += ["", f"Reader, out of fold (2 folds by document): a right sentence first among the "
-                  f"{cfg_top(reader)} it reads {q['top1_of_read']:.3f}, AUC {q['auc']:.3f}; "
+                  f"top {cfg_top(reader)} {q['top1_of_read']:.3f}, AUC {q['auc']:.3f}; it reads "
+                  f"{reader.get('reads', cfg_top(reader))} per question; "
                   f"{reader.get('oof_seconds')} s out of fold, {reader.get('final_seconds')} s final."]
     if cascade is not None:
         c, full = cascade["held_out"], cascade["full_held_out"]
