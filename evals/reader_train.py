@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,10 @@ class ReaderConfig:
     max_length: int = 64     # tokens of question + sentence + the sentence before
     layers: int | None = None  # the base model's first N transformer layers (None: all six)
     seed: int = 0
+    # share of answerable training questions that also give a near-miss copy (evals.perturb):
+    # the question with a name or number swapped, or negated, paired with the sentences that
+    # answered it as wrong pairs (None: none)
+    perturb: float | None = None
     # held-out picks are scored the way answering scores them (rag.reader.Reader: the float16
     # weights on ONNX Runtime, one batch per question), in this precision, so the scorer
     # learns from the logits it will be given
@@ -206,6 +210,9 @@ class ReaderData:
     labels: list[np.ndarray]
     keys: list[np.ndarray]
     groups: list[str]
+    # the question part of each query (without the conversation's last exchange beside it),
+    # where near-miss copies edit it; empty: the whole query
+    asked: list[str] = field(default_factory=list)
 
     def picks(self, top: int) -> list[np.ndarray]:
         return [reader_pick(k, top) for k in self.keys]
@@ -216,6 +223,30 @@ class ReaderData:
         out: list[Pair] = []
         for i in idx:
             out += pairs_for(self.queries[i], self.texts[i], self.labels[i], picks[i], cfg.negatives, rng)
+        if cfg.perturb:
+            out += self.near_misses(idx, cfg.perturb, seed)
+        return out
+
+    def near_misses(self, idx: Sequence[int], share: float, seed: int) -> list[Pair]:
+        """Wrong pairs from near-miss copies of a ``share`` of the answerable questions: the
+        copy (evals.perturb) with each sentence that answered the original. Drawn from their
+        own generator, so the other pairs are the same with and without them."""
+        from evals.perturb import perturb
+
+        rng = random.Random(seed + 1_000_003)
+        out: list[Pair] = []
+        for i in idx:
+            labels = self.labels[i]
+            if not labels.any() or rng.random() >= share:
+                continue
+            query = self.queries[i]
+            asked = self.asked[i] if i < len(self.asked) and query.startswith(self.asked[i]) else query
+            right = [self.texts[i][j] for j in np.flatnonzero(labels)]
+            support = " ".join(f"{before} {text}" for text, before in right)
+            changed = perturb(asked, support, [t for t, _ in self.texts[i]], rng)
+            if changed is None:
+                continue
+            out += [Pair(changed + query[len(asked):], text, before, 0) for text, before in right]
         return out
 
     def digest(self, cfg: ReaderConfig, folds: np.ndarray) -> str:
@@ -276,7 +307,8 @@ def reader_data(data: Sequence[Any]) -> ReaderData:
                       [e.labels for e in data],
                       [reader_key(np.stack([c.features for c in e.cands])) if e.cands else np.zeros(0)
                        for e in data],
-                      [e.group for e in data])
+                      [e.group for e in data],
+                      [e.asked for e in data])
 
 
 def reader_quality(rd: ReaderData, logits: list[np.ndarray], top: int) -> dict[str, float]:

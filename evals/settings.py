@@ -122,6 +122,10 @@ class TrainSettings(Settings):
     reader_layers: int | None = Field(
         None, ge=1, le=6, description="the reader keeps only the embedding model's first N "
                                       "transformer layers (default: all six); fewer is faster")
+    reader_perturb: float | None = Field(
+        None, ge=0, le=1, description="share of answerable questions whose near-miss copy (a "
+                                      "name or number swapped, or negated) trains the reader as "
+                                      "a wrong pair with the sentences that answered it")
     reader_reads: int | None = Field(
         None, ge=1, le=8, description="candidates the reader scores per question when answering "
                                       "(default: all 8 it is trained on); fewer is faster")

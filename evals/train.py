@@ -103,7 +103,8 @@ def reader_config(settings: TrainSettings) -> Any:
     from evals.reader_train import ReaderConfig
 
     return ReaderConfig(epochs=settings.reader_epochs, seed=settings.seed,
-                        precision=settings.served_precision, layers=settings.reader_layers)
+                        precision=settings.served_precision, layers=settings.reader_layers,
+                        perturb=settings.reader_perturb)
 
 
 def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str, Any]:
