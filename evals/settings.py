@@ -122,8 +122,13 @@ class TrainSettings(Settings):
     reader_layers: int | None = Field(
         None, ge=1, le=6, description="the reader keeps only the embedding model's first N "
                                       "transformer layers (default: all six); fewer is faster")
+    # 0.5: held out (2026-12-04, same data, folds and seeds as without), all three sets accuracy
+    # 0.751 against 0.747, false abstention 0.050 both, unanswerable abstained 0.187 against
+    # 0.155; SQuAD 0.784 / 0.057 / 0.188 against 0.780 / 0.057 / 0.156; CoQA follow-ups 0.629
+    # against 0.624; the reader alone top-1 0.751 against 0.740 (AUC 0.883 against 0.875).
+    # Training took 43 instead of 49 minutes (a faster host; the pairs grow by 7%)
     reader_perturb: float | None = Field(
-        None, ge=0, le=1, description="share of answerable questions whose near-miss copy (a "
+        0.5, ge=0, le=1, description="share of answerable questions whose near-miss copy (a "
                                       "name or number swapped, or negated) trains the reader as "
                                       "a wrong pair with the sentences that answered it")
     reader_reads: int | None = Field(

@@ -1,8 +1,9 @@
 """Quality floor on the dev set (real model and index): a regression gate on quality.
 
 Floors sit a little below what the bundled answer scorer measured (`rag eval`, 2026-12-04, the
-1.5-epoch reader): accuracy 0.750 of the 36 answerable items (0.861 with the 1-epoch reader),
-evidence in the top 5 0.972, false abstention 0.028. It abstained on 0 of the 4 unanswerable
+1.5-epoch reader with near-miss copies; the same without them): accuracy 0.750 of the 36
+answerable items (0.861 with the 1-epoch reader), evidence in the top 5 0.972, false
+abstention 0.028. It abstained on 0 of the 4 unanswerable
 items (near misses; README, "Answer scorer"); the gate asserts no abstention floor here rather
 than one fitted to these four questions (off-topic abstention is tested in test_assistant)."""
 
