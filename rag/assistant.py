@@ -120,6 +120,9 @@ class Assistant:
                                   model_fingerprint(s.model_path),
                                   threads=self.settings.answer.reader_threads or os.cpu_count() or 1,
                                   precision=self.reader_precision)
+            from rag.threads import quiet_other_pools
+
+            quiet_other_pools()  # the reader's threads compute; the others' would spin
             if scorer.reader_sha256 and self._reader.manifest.get("sha256") != scorer.reader_sha256:
                 self._reader = None
                 raise ScorerError(f"The reader at {scorer.reader_file} is not the one the answer "
@@ -128,9 +131,14 @@ class Assistant:
 
     @property
     def reader_precision(self) -> str:
-        """The reader's precision: the setting, or (auto) the one the scorer was trained with."""
+        """The reader's precision: the setting, or (auto) the one the scorer was trained with
+        (fp32 answered in bf16 where the CPU has AMX: rag.reader.serving_precision)."""
         chosen = self.settings.answer.reader_precision
-        return self.extractive.scorer.reader_precision if chosen == "auto" else chosen
+        if chosen != "auto":
+            return chosen
+        from rag.reader import serving_precision
+
+        return serving_precision(self.extractive.scorer.reader_precision)
 
     def read(self, question: str, cands: list[Candidate]) -> list[Candidate]:
         """Let the reader score the candidates the cheap features rank highest."""

@@ -14,7 +14,7 @@ import pytest
 from evals.reader_train import Pair, ReaderConfig, score_net, score_serving, train_reader
 from index.embed import model_fingerprint
 from rag.candidates import SENTENCE_FEATURES
-from rag.reader import FROZEN, Reader, ReaderError, manifest_path, save_reader
+from rag.reader import FROZEN, Reader, ReaderError, manifest_path, save_reader, serving_precision
 
 RIGHT = [("What colour is the lighthouse?", "The lighthouse is painted bright red.", ""),
          ("Who keeps the lighthouse?", "Its keeper is a retired sailor named Ortega.", "The lighthouse is old."),
@@ -114,6 +114,14 @@ def test_onnx_and_pytorch_give_the_same_logits(trained: tuple[object, Path], mod
     assert np.corrcoef(a, d)[0, 1] > 0.8 and int(np.argmax(d)) == int(np.argmax(a))
     with pytest.raises(ReaderError, match="precision"):
         Reader(path, model_path, tmp_path, precision="fp16")
+    # bf16: PyTorch autocast whatever backend is asked for (ONNX Runtime has no bf16 kernels);
+    # close to fp32, not the same numbers
+    bf16 = Reader(path, model_path, tmp_path, precision="bf16")
+    e = bf16.score(RIGHT[0][0], texts)
+    assert bf16.backend == "torch" and e.dtype == np.float32
+    assert np.allclose(a, e, atol=0.1) and not np.array_equal(a, e)
+    with pytest.raises(ReaderError, match="PyTorch"):
+        Reader(path, model_path, tmp_path, backend="onnx", precision="bf16")
     # several threads for one answer: the same logits, from a session that has those threads
     two = Reader(path, model_path, tmp_path, threads=2)
     assert two._session.get_session_options().intra_op_num_threads == 2
@@ -172,8 +180,16 @@ def test_the_assistant_reads_only_its_top_candidates(trained: tuple[object, Path
     # a scorer without a reader reads nothing
     assert assistant.with_scorer(replace(bundled, reader_file=None)).reader is None
     assert reading.answer("Who is the leader of North Korea?").text
-    # the reader runs in the precision the scorer was trained with (reader_precision auto)
-    assert reading.reader.precision == "fp32"
+    # the reader runs in the precision the scorer was trained with (reader_precision auto),
+    # fp32 as bf16 where the CPU has AMX
+    assert reading.reader.precision == serving_precision("fp32") in ("fp32", "bf16")
+    # with a reader loaded, FAISS's OpenMP and numpy's BLAS keep to one thread, so their idle
+    # threads do not spin against the reader's (rag.threads.quiet_other_pools)
+    import faiss
+    from threadpoolctl import threadpool_info
+
+    assert faiss.omp_get_max_threads() == 1
+    assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
     int8 = assistant.with_scorer(replace(scorer, reader_precision="int8"))
     assert int8.reader_precision == "int8" and int8.reader.precision == "int8"
 

@@ -278,3 +278,28 @@ def test_context_off_answers_with_the_best_sentence_alone() -> None:
     answer = ExtractiveAnswerer(AnswerScorer.from_spec(spec)).answer("What guided ships past the reef?",
                                                                      cands, hits)
     assert answer.text == "It guided ships past the reef. [1]"
+
+
+def test_fp32_logits_are_served_in_bf16_only_where_the_cpu_has_amx() -> None:
+    from rag.reader import serving_precision
+
+    assert serving_precision("fp32", {"avx512f", "amx_bf16", "amx_tile"}) == "bf16"
+    # AVX-512 BF16 without AMX tiles measured slower than fp32
+    assert serving_precision("fp32", {"avx512f", "avx512_bf16"}) == "fp32"
+    assert serving_precision("fp32", set()) == "fp32"
+    # a scorer trained on int8 logits keeps them
+    assert serving_precision("int8", {"amx_bf16"}) == "int8"
+
+
+def test_bf16_batches_have_a_fixed_shape() -> None:
+    from rag.reader import fixed_shape
+
+    batch = {"input_ids": np.array([[101, 7, 102], [101, 8, 0]]),
+             "attention_mask": np.array([[1, 1, 1], [1, 1, 0]]),
+             "token_type_ids": np.zeros((2, 3), dtype=np.int64)}
+    out = fixed_shape(batch, 64, 8)
+    assert {k: v.shape for k, v in out.items()} == {k: (8, 64) for k in batch}
+    assert (out["input_ids"][:2, :3] == batch["input_ids"]).all() and not out["input_ids"][2:].any()
+    assert (out["attention_mask"][2:].sum(axis=1) == 1).all()  # padded rows: never all masked
+    assert fixed_shape(batch, 64, 8)["input_ids"].dtype == batch["input_ids"].dtype
+    assert fixed_shape({k: np.tile(v, (5, 1)) for k, v in batch.items()}, 2, 8)["input_ids"].shape == (16, 3)
