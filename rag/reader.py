@@ -269,6 +269,7 @@ class Reader:
         self.tokenizer.enable_truncation(self.max_length, strategy="only_second")
         self.tokenizer.no_padding()
         self._measure = measuring_tokenizer(base_path)
+        self.threads = max(1, threads)
         self._session: Any = None
         self._net: Any = None
         self.backend = "torch"
@@ -292,7 +293,7 @@ class Reader:
         if self._session is None:
             import torch
 
-            torch.set_num_threads(max(1, threads))
+            torch.set_num_threads(self.threads)
             self._net = load_net(self.path, base_path, fingerprint)
 
     def _onnx(self, base_path: str, cache_dir: Path | None, fingerprint: dict[str, Any] | None,
@@ -336,6 +337,8 @@ class Reader:
         if self.precision == "bf16":
             cast = torch.autocast("cpu", dtype=torch.bfloat16)
             batch = fixed_shape(batch, self.max_length, BF16_ROWS)
+        if torch.get_num_threads() != self.threads:  # PyTorch's pool is the process's: whatever
+            torch.set_num_threads(self.threads)   # set it since, the reader reads on its share
         with torch.inference_mode(), cast:
             logits = self._net(**{k: torch.from_numpy(v) for k, v in batch.items()})
         return logits.float().numpy().reshape(-1)[:n]
