@@ -222,9 +222,10 @@ def quantized(fp32: Path, sha: str) -> Path:
 
 
 # bf16 batches are padded to whole multiples of this many pairs and to the reader's full
-# length: oneDNN makes its AMX kernels for each new input shape, and with the shapes of each
-# batch as it came, 300 SQuAD questions took 122 ms per answer against 75 in fp32 (fixed: see
-# README, "What the reader costs")
+# length, so that oneDNN makes its AMX kernels once rather than for each new input shape. Added
+# while looking for a slowdown that the other thread pools turned out to cause
+# (rag.threads.quiet_other_pools); on the seed dev set the reader took 28 ms with it and 29
+# without, so it costs nothing measurable
 BF16_ROWS = 8
 
 
