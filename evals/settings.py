@@ -126,7 +126,7 @@ class TrainSettings(Settings):
     # 0.751 against 0.747, false abstention 0.050 both, unanswerable abstained 0.187 against
     # 0.155; SQuAD 0.784 / 0.057 / 0.188 against 0.780 / 0.057 / 0.156; CoQA follow-ups 0.629
     # against 0.624; the reader alone top-1 0.751 against 0.740 (AUC 0.883 against 0.875).
-    # Training took 43 instead of 49 minutes (a faster host; the pairs grow by 7%)
+    # Training took 42 instead of 49 minutes (a faster host; the pairs grow by 7%)
     reader_perturb: float | None = Field(
         0.5, ge=0, le=1, description="share of answerable questions whose near-miss copy (a "
                                       "name or number swapped, or negated) trains the reader as "
@@ -137,7 +137,8 @@ class TrainSettings(Settings):
     served_precision: Literal["fp32", "int8"] = Field(
         "fp32", description="the precision the reader will answer in (ONNX Runtime fp32 or "
                             "dynamic int8): its held-out logits are computed in it, and answering "
-                            "uses it unless --reader-precision says otherwise")
+                            "uses it unless --reader-precision says otherwise (or the "
+                            "CPU has AMX: an fp32 reader then answers in bf16)")
 
     @field_validator("data", mode="before")
     @classmethod

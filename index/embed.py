@@ -3,6 +3,7 @@ int8 documents on ONNX Runtime when asked for."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -23,15 +24,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def cpu_flags() -> set[str]:
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (read once: the answer path asks on every answer)."""
     try:
         text = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
-        return set()
+        return frozenset()
     for line in text.splitlines():
         if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
 
 
 def bf16_supported() -> bool:

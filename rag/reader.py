@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -243,10 +243,11 @@ def fixed_shape(batch: dict[str, np.ndarray], width: int, rows: int) -> dict[str
     return out
 
 
-def serving_precision(trained: str, flags: set[str] | None = None) -> str:
+def serving_precision(trained: str, flags: Collection[str] | None = None) -> str:
     """The precision to answer in for a scorer trained on ``trained`` logits: bf16 in place of
     fp32 where the CPU has AMX tiles (logits within about 0.02 of fp32, about twice as fast;
-    README, "What the reader costs"); without AMX, bf16 measured slower than fp32."""
+    README, "What the reader costs"); without AMX, bf16 measured no faster than fp32 (the
+    document embedder's note, index.embed.resolve_precision)."""
     from index.embed import cpu_flags
 
     if trained == "fp32" and "amx_bf16" in (cpu_flags() if flags is None else flags):
@@ -338,8 +339,6 @@ class Reader:
         if self.precision == "bf16":
             cast = torch.autocast("cpu", dtype=torch.bfloat16)
             batch = fixed_shape(batch, self.max_length, BF16_ROWS)
-        if torch.get_num_threads() != self.threads:  # PyTorch's pool is the process's: whatever
-            torch.set_num_threads(self.threads)   # set it since, the reader reads on its share
         with torch.inference_mode(), cast:
             logits = self._net(**{k: torch.from_numpy(v) for k, v in batch.items()})
         return logits.float().numpy().reshape(-1)[:n]

@@ -45,9 +45,20 @@ def quiet_other_pools() -> None:
     and 82 ms before, 49 and 63 after; the seed set, whose tiny index hardly wakes those pools,
     about the same either way. A single question's searches use one thread in those pools
     anyway (FAISS parallelises over queries); an index built in the same process afterwards
-    builds its HNSW graphs on one thread."""
-    import faiss
+    builds its HNSW graphs on one thread. numpy's BLAS limit holds for the process; FAISS's
+    OpenMP setting is the calling thread's own, so answers computed on other threads (a
+    server's workers) keep FAISS's default there: measured in one thread only. Setting it on
+    each answer's thread, with PyTorch's pool set back to the reader's share before each read,
+    was tried: seed answers took 167 ms instead of 45 (not analysed further)."""
     from threadpoolctl import threadpool_limits
 
-    faiss.omp_set_num_threads(1)
     threadpool_limits(1, user_api="blas")
+    quiet_this_thread()
+
+
+def quiet_this_thread() -> None:
+    """FAISS's OpenMP (and the OpenMP BLAS it bundles) on one thread for searches made by the
+    calling thread (a per-thread OpenMP setting; cheap to repeat)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)

@@ -284,7 +284,7 @@ def test_fp32_logits_are_served_in_bf16_only_where_the_cpu_has_amx() -> None:
     from rag.reader import serving_precision
 
     assert serving_precision("fp32", {"avx512f", "amx_bf16", "amx_tile"}) == "bf16"
-    # AVX-512 BF16 without AMX tiles measured slower than fp32
+    # AVX-512 BF16 without AMX tiles measured no faster than fp32
     assert serving_precision("fp32", {"avx512f", "avx512_bf16"}) == "fp32"
     assert serving_precision("fp32", set()) == "fp32"
     # a scorer trained on int8 logits keeps them
