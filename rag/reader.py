@@ -271,7 +271,6 @@ class Reader:
         self.tokenizer.enable_truncation(self.max_length, strategy="only_second")
         self.tokenizer.no_padding()
         self._measure = measuring_tokenizer(base_path)
-        self.threads = max(1, threads)
         self._session: Any = None
         self._net: Any = None
         self.backend = "torch"
@@ -295,7 +294,7 @@ class Reader:
         if self._session is None:
             import torch
 
-            torch.set_num_threads(self.threads)
+            torch.set_num_threads(max(1, threads))
             self._net = load_net(self.path, base_path, fingerprint)
 
     def _onnx(self, base_path: str, cache_dir: Path | None, fingerprint: dict[str, Any] | None,

@@ -50,15 +50,8 @@ def quiet_other_pools() -> None:
     server's workers) keep FAISS's default there: measured in one thread only. Setting it on
     each answer's thread, with PyTorch's pool set back to the reader's share before each read,
     was tried: seed answers took 167 ms instead of 45 (not analysed further)."""
+    import faiss  # first, as in share_cores: only loaded libraries are limited
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
-    quiet_this_thread()
-
-
-def quiet_this_thread() -> None:
-    """FAISS's OpenMP (and the OpenMP BLAS it bundles) on one thread for searches made by the
-    calling thread (a per-thread OpenMP setting; cheap to repeat)."""
-    import faiss
-
     faiss.omp_set_num_threads(1)
