@@ -57,6 +57,18 @@ class Model:
             self._missing_left = np.asarray(spec["missing_left"], dtype=bool)
             self._depth = int(spec["depth"])
             self._trees = np.arange(self._feature.shape[0])
+            # the same trees with flat node numbers (tree * nodes + node), each leaf its own
+            # child on both sides, for raw()'s walk: one gather from a flat array per step
+            # (300 trees of depth 9, 40 candidates with missing values: 2.5 to 1.1 ms a call)
+            width = self._feature.shape[1]
+            own = (self._trees[:, None] * width + np.arange(width)[None, :])
+            self._flat_left = np.where(self._leaf, own, self._left + own - np.arange(width)).ravel()
+            self._flat_right = np.where(self._leaf, own, self._right + own - np.arange(width)).ravel()
+            self._flat_feature = np.where(self._leaf, 0, self._feature).ravel()
+            self._flat_threshold = self._threshold.ravel()
+            self._flat_missing_left = self._missing_left.ravel()
+            self._flat_value = self._value.ravel()
+            self._roots = self._trees * width
         else:
             raise ScorerError(f"unknown model type {kind!r}")
 
@@ -67,17 +79,17 @@ class Model:
         if self.spec["type"] == "logistic":
             x = np.where(np.isnan(x), self._fill, x)
             return ((x - self._mean) / self._scale) @ self._coef + self._intercept
-        # every tree walked at once: node[i, t] is sample i's node in tree t
-        node = np.zeros((x.shape[0], len(self._trees)), dtype=np.int64)
+        # every tree walked at once: node[i, t] is sample i's flat node number in tree t
+        node = np.broadcast_to(self._roots, (x.shape[0], len(self._trees)))
         rows = np.arange(x.shape[0])[:, None]
         for _ in range(self._depth):
-            feat = self._feature[self._trees, node]
-            vals = x[rows, feat]
-            go_left = np.where(np.isnan(vals), self._missing_left[self._trees, node],
-                               vals <= self._threshold[self._trees, node])
-            nxt = np.where(go_left, self._left[self._trees, node], self._right[self._trees, node])
-            node = np.where(self._leaf[self._trees, node], node, nxt)
-        return self._baseline + self._value[self._trees, node].sum(axis=1)
+            vals = x[rows, self._flat_feature[node]]
+            go_left = vals <= self._flat_threshold[node]
+            missing = np.isnan(vals)
+            if missing.any():
+                go_left = np.where(missing, self._flat_missing_left[node], go_left)
+            node = np.where(go_left, self._flat_left[node], self._flat_right[node])
+        return self._baseline + self._flat_value[node].sum(axis=1)
 
     def proba(self, x: np.ndarray) -> np.ndarray:
         return _sigmoid(self.raw(x))
