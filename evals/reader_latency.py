@@ -1,7 +1,8 @@
 """What the reader costs per answer: the seed dev set answered twice with the bundled scorer,
-reading only where its fast stage is unsure (the cascade), always reading (ONNX Runtime fp32 and
-dynamic int8, PyTorch bf16), the default (auto: bf16 where the CPU has AMX, else fp32), and never
-reading (speed only: that is not a trained combination). Prints p50/p95,
+reading only where its fast stage is unsure (the cascade), always reading (ONNX Runtime fp32
+and dynamic int8; bf16 on OpenVINO, else PyTorch traced with oneDNN's fusion), the default
+(auto: bf16 where the CPU has AMX, else fp32), and never reading (speed only: that is not a
+trained combination). Prints p50/p95,
 the share answered unread and how many answers each changes against always reading in fp32.
 ``python -m evals.reader_latency [--dataset FILE --docs DIR --answerer-path FILE]`` from the
 repository root (one heavy job at a time)."""
@@ -22,7 +23,7 @@ from rag.settings import RagSettings
 CONFIGS = (  # name, reader precision, cascade, reader at all
     ("always read, fp32", "fp32", False, True),
     ("cascade, fp32", "fp32", True, True),
-    ("always read, bf16 (PyTorch autocast)", "bf16", False, True),
+    ("always read, bf16", "bf16", False, True),
     ("cascade, bf16", "bf16", True, True),
     ("cascade, auto (default)", "auto", True, True),
     ("always read, int8", "int8", False, True),

@@ -36,6 +36,11 @@ class ModelNotFound(RagIndexError):
     """The embedding model directory cannot be loaded."""
 
 
+class OnnxUnavailable(RagError):
+    """ONNX Runtime (or OpenVINO) is missing, or this model cannot be exported or run by it;
+    another engine is used instead (index.onnx_encoder, index.openvino_session)."""
+
+
 def rebuild_hint(index_dir: object, docs_dir: object | None = None) -> str:
     docs = f" --docs {docs_dir}" if docs_dir else ""
     return f"Rebuild it with: rag index build{docs} --index-dir {index_dir} --full"

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import RagError
+from index.errors import OnnxUnavailable
 from index.store import file_sha256
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,6 @@ def padded(encoded: list[Any]) -> dict[str, np.ndarray]:
         out["attention_mask"][i, :n] = e.attention_mask
         out["token_type_ids"][i, :n] = e.type_ids
     return out
-
-
-class OnnxUnavailable(RagError):
-    """ONNX Runtime is missing, or this model cannot be exported; PyTorch is used instead."""
 
 
 class QuantizeFailed(OnnxUnavailable):
@@ -194,12 +190,12 @@ class OnnxQueryEncoder:
     """Tokenise with the model's own tokenizer.json, run the exported transformer, mean-pool
     and normalise: what sentence-transformers does, without PyTorch on the query path."""
 
-    def __init__(self, folder: Path, model_path: str, threads: int | None = None) -> None:
+    def __init__(self, folder: Path, model_path: str, threads: int | None = None,
+                 engine: str = "onnxruntime") -> None:
         try:
-            import onnxruntime as ort
             from tokenizers import Tokenizer
         except ImportError as exc:
-            raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from exc
+            raise OnnxUnavailable(f"tokenizers is not installed ({exc})") from exc
         meta = _meta(folder)
         try:
             intact = meta is not None and file_sha256(folder / "model.onnx") == meta.get("sha256")
@@ -211,6 +207,16 @@ class OnnxQueryEncoder:
         self.tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(meta["max_seq_length"]))
         self.tokenizer.no_padding()
+        self.engine = engine
+        if engine == "openvino":  # bf16 (index.openvino_session)
+            from index.openvino_session import OpenVinoSession
+
+            self.session: Any = OpenVinoSession(folder / "model.onnx", threads or 1)
+            return
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from exc
         options = ort.SessionOptions()
         # one thread per query: a short question gains little from two, and under load the
         # other core serves another request. Measured with 32 sessions x 3 turns through
@@ -223,22 +229,29 @@ class OnnxQueryEncoder:
 
     @classmethod
     def load_or_export(cls, model_path: str, cache_dir: Path, fingerprint: dict[str, Any],
-                       model: Any, threads: int | None = None, int8: bool = False) -> OnnxQueryEncoder:
+                       model: Any, threads: int | None = None, int8: bool = False,
+                       engine: str = "onnxruntime") -> OnnxQueryEncoder:
         """``model``: a callable returning the loaded SentenceTransformer (only needed to export).
-        ``int8``: the export quantised to int8 (made from the fp32 one, cached beside it)."""
+        ``int8``: the export quantised to int8 (made from the fp32 one, cached beside it).
+        ``engine``: onnxruntime, or openvino (the fp32 export run in bf16)."""
         folder = export_dir(cache_dir, fingerprint)
+        if engine == "openvino":
+            from index.openvino_session import openvino_available
+
+            if not openvino_available():
+                raise OnnxUnavailable("openvino is not installed")
         with cache_lock(Path(cache_dir)):
             if _meta(folder) is None:
                 log.info("Exporting the query encoder to ONNX in %s (once per model)", folder)
                 export(model(), fingerprint, folder)
             try:
-                return cls(quantized(folder) if int8 else folder, model_path, threads)
+                return cls(quantized(folder) if int8 else folder, model_path, threads, engine)
             except QuantizeFailed:
                 raise
             except OnnxUnavailable:
                 log.warning("The cached ONNX export in %s is damaged; exporting it again", folder)
                 export(model(), fingerprint, folder)
-                return cls(quantized(folder) if int8 else folder, model_path, threads)
+                return cls(quantized(folder) if int8 else folder, model_path, threads, engine)
 
     def encode_many(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
         """Documents at build time: batches of similar length (sorted by word pieces, so little

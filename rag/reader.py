@@ -94,8 +94,9 @@ def build_net(base_path: str, attention: str | None = None, layers: int | None =
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                     token_type_ids: torch.Tensor) -> torch.Tensor:
+            # pooled and read out in fp32 even when the transformer runs in bf16 (fused_bf16)
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state
+                               token_type_ids=token_type_ids).last_hidden_state.float()
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             return self.head(pooled).squeeze(-1)
@@ -222,10 +223,10 @@ def quantized(fp32: Path, sha: str) -> Path:
 
 
 # bf16 batches are padded to whole multiples of this many pairs and to the reader's full
-# length, so that oneDNN makes its AMX kernels once rather than for each new input shape. Added
-# while looking for a slowdown that the other thread pools turned out to cause
-# (rag.threads.quiet_other_pools); on the seed dev set the reader took 28 ms with it and 29
-# without, so it costs nothing measurable
+# length: the traced network (fused_bf16) has its oneDNN kernels built for that one shape. With
+# the padding, on the seed dev set (which nearly fills the 64 tokens anyway) the traced reader
+# took 14.8 ms a question, against 19.4 ms padded only to the longest pair (a kernel build for
+# each new shape)
 BF16_ROWS = 8
 
 
@@ -241,6 +242,30 @@ def fixed_shape(batch: dict[str, np.ndarray], width: int, rows: int) -> dict[str
         out[k] = grown
     out["attention_mask"][n:, 0] = 1  # no row wholly masked (its softmax would be undefined)
     return out
+
+
+def fused_bf16(net: Any, max_length: int) -> Any:
+    """``net`` with its weights in bf16, traced and frozen with oneDNN's graph fusion
+    (index.fused.traced) for inputs of BF16_ROWS x ``max_length`` tokens (fixed_shape); the
+    first calls build the fused kernels (AMX where the CPU has it). The seed dev set's
+    candidates (8 pairs of 64 tokens, 2 threads, an AMX host): 14.8 ms a question against
+    27.8 ms for autocast over the fp32 weights, 20.1 traced without the fusion; torch.compile
+    (inductor, frozen weights) ran 12 to 18 ms but took 7 to 25 s to compile. Logits within
+    0.04 of fp32's (autocast: 0.03). Called with INPUTS tensors, in order."""
+    import torch
+
+    from index.fused import traced
+
+    rows = np.zeros((BF16_ROWS, max_length), dtype=np.int64)
+    example = {"input_ids": rows + 1000, "attention_mask": np.ones_like(rows), "token_type_ids": rows}
+    example["attention_mask"][1:, max_length // 2:] = 0  # padded rows, as most batches have
+    example["input_ids"][:, 0] = 101
+    net.bert.to(torch.bfloat16)  # the head stays fp32: a bf16 logit is rounded to 1/64 near 2
+    net = traced(net, example)
+    with torch.no_grad():
+        for _ in range(2):  # the fusion pass and kernel creation run on the first calls
+            net(*(torch.from_numpy(example[k]) for k in INPUTS))
+    return net
 
 
 def serving_precision(trained: str, flags: Collection[str] | None = None) -> str:
@@ -277,12 +302,28 @@ class Reader:
         if precision not in ("fp32", "int8", "bf16"):
             raise ReaderError(f"reader precision must be fp32, int8 or bf16, not {precision!r}")
         self.precision = precision
-        # bf16: PyTorch's autocast (matrix products in bf16 on AMX tiles, norms and softmax in
-        # fp32); ONNX Runtime's CPU provider has no bf16 kernels
+        # bf16: the ONNX export on OpenVINO (index.openvino_session), else PyTorch traced and
+        # fused (fused_bf16); ONNX Runtime's CPU provider has no bf16 kernels
+        if backend not in ("auto", "onnx", "openvino", "torch"):
+            raise ReaderError(f"reader backend must be auto, onnx, openvino or torch, not {backend!r}")
         if precision == "bf16":
             if backend == "onnx":
-                raise ReaderError("the bf16 reader runs on PyTorch, not ONNX Runtime")
+                raise ReaderError("the bf16 reader runs on OpenVINO or PyTorch, not ONNX Runtime")
+            if backend in ("auto", "openvino"):
+                from index.onnx_encoder import OnnxUnavailable
+                from index.openvino_session import OpenVinoSession
+
+                try:
+                    folder = self._export(base_path, cache_dir, fingerprint)
+                    self._session = OpenVinoSession(folder / "model.onnx", threads)
+                    self.backend = "openvino"
+                except OnnxUnavailable as exc:
+                    if backend == "openvino":
+                        raise ReaderError(str(exc)) from exc
+                    log.info("The bf16 reader runs on PyTorch: %s", exc)
             backend = "torch"
+        elif backend == "openvino":
+            raise ReaderError("the reader runs on OpenVINO only in bf16")
         if backend in ("auto", "onnx"):
             try:
                 self._session = self._onnx(base_path, cache_dir, fingerprint, threads)
@@ -295,17 +336,27 @@ class Reader:
             import torch
 
             torch.set_num_threads(max(1, threads))
-            self._net = load_net(self.path, base_path, fingerprint)
+            if precision == "bf16":
+                self._net = fused_bf16(load_net(self.path, base_path, fingerprint, EXPORT_ATTENTION),
+                                       self.max_length)
+            else:
+                self._net = load_net(self.path, base_path, fingerprint)
+
+    def _export(self, base_path: str, cache_dir: Path | None, fingerprint: dict[str, Any] | None) -> Path:
+        """The reader's fp32 ONNX export, made once into the cache folder."""
+        sha = self.manifest["sha256"]
+        folder = Path(cache_dir or Path(".rag/cache")) / f"reader-onnx-{sha[:16]}"
+        if not _cached(folder, sha):
+            log.info("Exporting the reader to ONNX in %s (once per reader)", folder)
+            export_onnx(load_net(self.path, base_path, fingerprint, EXPORT_ATTENTION), folder, sha)
+        return folder
 
     def _onnx(self, base_path: str, cache_dir: Path | None, fingerprint: dict[str, Any] | None,
               threads: int) -> Any:
         import onnxruntime as ort
 
         sha = self.manifest["sha256"]
-        folder = Path(cache_dir or Path(".rag/cache")) / f"reader-onnx-{sha[:16]}"
-        if not _cached(folder, sha):
-            log.info("Exporting the reader to ONNX in %s (once per reader)", folder)
-            export_onnx(load_net(self.path, base_path, fingerprint, EXPORT_ATTENTION), folder, sha)
+        folder = self._export(base_path, cache_dir, fingerprint)
         if self.precision == "int8":
             folder = quantized(folder, sha)
         options = ort.SessionOptions()
@@ -329,15 +380,11 @@ class Reader:
         batch = self.encode(question, pairs)
         if self._session is not None:
             return np.asarray(self._session.run(None, batch)[0], dtype=np.float32).reshape(-1)
-        import contextlib
-
         import torch
 
         n = len(pairs)
-        cast: Any = contextlib.nullcontext()
         if self.precision == "bf16":
-            cast = torch.autocast("cpu", dtype=torch.bfloat16)
             batch = fixed_shape(batch, self.max_length, BF16_ROWS)
-        with torch.inference_mode(), cast:
-            logits = self._net(**{k: torch.from_numpy(v) for k, v in batch.items()})
+        with torch.no_grad():
+            logits = self._net(*(torch.from_numpy(batch[k]) for k in INPUTS))
         return logits.float().numpy().reshape(-1)[:n]

@@ -28,10 +28,13 @@ def share_cores(workers: int) -> int:
 
 
 def worker_settings(rag: RagSettings, workers: int) -> RagSettings:
-    """Set this process up as one of ``workers`` (share_cores) and give the reader the share
-    of the cores, unless its threads are set: what each `rag api` worker answers with, and what
-    the load test's compute bound measures (evals.load.answer_loop)."""
+    """Set this process up as one of ``workers`` (share_cores) and give the reader and the
+    bf16 query encoder the share of the cores, unless their threads are set: what each `rag
+    api` worker answers with, and what the load test's compute bound measures
+    (evals.load.answer_loop)."""
     share = share_cores(workers)
+    if not rag.index.query_threads:
+        rag = rag.model_copy(update={"index": rag.index.model_copy(update={"query_threads": share})})
     if rag.answer.reader_threads:
         return rag
     return rag.model_copy(update={"answer": rag.answer.model_copy(update={"reader_threads": share})})

@@ -80,8 +80,9 @@ def test_documents_on_onnx_match_pytorch_in_the_given_order(embedder: Embedder, 
     want = embedder.model.encode(texts, normalize_embeddings=True)
     assert docs.document_engine == "onnx" and got.shape == want.shape
     assert (got * want).sum(axis=1).min() > 0.9999
-    # bf16 stays on PyTorch; torch is never replaced
-    assert Embedder(model_path, "bf16", document_encoder="onnx").document_engine == "torch"
+    # bf16 stays on PyTorch (traced with oneDNN's fusion: tests/integration/test_fused.py);
+    # torch is never replaced
+    assert Embedder(model_path, "bf16", document_encoder="onnx").document_engine == "fused-bf16"
     assert Embedder(model_path, "fp32", document_encoder="torch").document_engine == "torch"
     with pytest.raises(ValueError, match="document_encoder"):
         Embedder(model_path, document_encoder="tensorflow")

@@ -114,16 +114,32 @@ def test_onnx_and_pytorch_give_the_same_logits(trained: tuple[object, Path], mod
     assert np.corrcoef(a, d)[0, 1] > 0.8 and int(np.argmax(d)) == int(np.argmax(a))
     with pytest.raises(ReaderError, match="precision"):
         Reader(path, model_path, tmp_path, precision="fp16")
-    # bf16: PyTorch autocast whatever backend is asked for (ONNX Runtime has no bf16 kernels);
-    # close to fp32, not the same numbers
-    bf16 = Reader(path, model_path, tmp_path, precision="bf16")
+    # bf16: the ONNX export on OpenVINO; with backend="torch", PyTorch traced with oneDNN's
+    # fusion (rag.reader.fused_bf16); close to fp32, not the same numbers
+    ov = Reader(path, model_path, tmp_path, precision="bf16")
+    o = ov.score(RIGHT[0][0], texts)
+    assert ov.backend == "openvino" and o.dtype == np.float32 and o.shape == b.shape
+    assert np.allclose(b, o, atol=0.1) and not np.array_equal(b, o)  # b: PyTorch in fp32
+    assert np.allclose(ov.score(RIGHT[0][0], texts[:3]), o[:3], atol=0.05)
+    bf16 = Reader(path, model_path, tmp_path, precision="bf16", backend="torch")
     e = bf16.score(RIGHT[0][0], texts)
     assert bf16.backend == "torch" and e.dtype == np.float32
-    assert np.allclose(b, e, atol=0.1) and not np.array_equal(b, e)  # b: PyTorch in fp32
+    assert np.allclose(b, e, atol=0.1) and not np.array_equal(b, e)
     # the padded rows change nothing of the real ones
     assert np.allclose(bf16.score(RIGHT[0][0], texts[:3]), e[:3], atol=1e-3)
-    with pytest.raises(ReaderError, match="PyTorch"):
+    # traced, and not only for one batch's rows
+    import torch
+
+    assert isinstance(bf16._net, torch.jit.ScriptModule)
+    many = bf16.score(RIGHT[0][0], texts * 2)  # 16 rows: other kernels, bf16 rounding
+    assert np.allclose(many[:len(texts)], e, atol=0.05) and np.allclose(many[:len(texts)], b, atol=0.1)
+    assert np.allclose(many[len(texts):2 * len(texts)], many[:len(texts)], atol=1e-3)
+    with pytest.raises(ReaderError, match="ONNX Runtime"):
         Reader(path, model_path, tmp_path, backend="onnx", precision="bf16")
+    with pytest.raises(ReaderError, match="only in bf16"):
+        Reader(path, model_path, tmp_path, backend="openvino")
+    with pytest.raises(ReaderError, match="backend"):
+        Reader(path, model_path, tmp_path, backend="tensorrt")
     # several threads for one answer: the same logits, from a session that has those threads
     two = Reader(path, model_path, tmp_path, threads=2)
     assert two._session.get_session_options().intra_op_num_threads == 2

@@ -26,6 +26,7 @@ given = RagSettings(answer=AnswerSettings(reader_threads=3))
 print(json.dumps({"share": share, "torch": torch.get_num_threads(),
                   "reader": worker_settings(RagSettings(), int(sys.argv[1])).answer.reader_threads,
                   "reader_given": worker_settings(given, int(sys.argv[1])).answer.reader_threads,
+                  "queries": worker_settings(RagSettings(), int(sys.argv[1])).index.query_threads,
                   "pools": [(p["internal_api"], p["filepath"], p["num_threads"])
                             for p in threadpool_info()]}))
 """
@@ -39,8 +40,8 @@ def test_every_thread_pool_of_a_worker_gets_its_share_of_the_cores(workers: int)
     got = json.loads(out.strip().splitlines()[-1])
     want = max(1, (os.cpu_count() or 1) // workers)
     assert got["share"] == got["torch"] == want
-    # the reader gets the share too, unless its threads were set
-    assert got["reader"] == want and got["reader_given"] == 3
+    # the reader and the bf16 query encoder get the share too, unless the reader's were set
+    assert got["reader"] == got["queries"] == want and got["reader_given"] == 3
     # numpy's BLAS, FAISS's own BLAS and OpenMP, PyTorch's OpenMP
     assert any("faiss" in path for _, path, _ in got["pools"])
     assert {api for api, _, _ in got["pools"]} >= {"openblas", "openmp"}

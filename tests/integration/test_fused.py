@@ -1,0 +1,106 @@
+"""The bf16 engines: the encoder traced with oneDNN's fusion (index.fused) and the ONNX export
+on OpenVINO (index.openvino_session) give vectors as sentence-transformers gives them, in the
+order given; a model that cannot be fused keeps the unfused path."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from index import fused as fused_module
+from index import openvino_session
+from index.embed import Embedder
+from index.onnx_encoder import OnnxUnavailable, export_dir
+
+
+def test_fused_bf16_vectors_match_fp32(embedder: Embedder, model_path: str, seed_index,  # noqa: ANN001
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(openvino_session, "openvino_available", lambda: False)
+    bf16 = Embedder(model_path, "bf16", batch_size=4, query_encoder="auto", cache_dir=embedder.cache_dir)
+    bf16._model = embedder.model  # the shared fp32 model: the fused copy must leave it alone
+    assert bf16.query_engine == "fused-bf16" and bf16.document_engine == "fused-bf16"
+    long = " ".join(["the lighthouse keeper wrote in the log"] * 80)  # past the model's 256 tokens
+    texts = [p.text for p in seed_index.passages[:30]] + ["Short.", "", long, "A mid-length line."]
+    got = bf16.encode_documents(texts)  # sorted by length in batches of 4, returned in order
+    want = embedder.model.encode(texts, normalize_embeddings=True)
+    cos = (got * want).sum(axis=1)
+    assert got.shape == want.shape and cos.min() > 0.999
+    assert not np.allclose(got, want, atol=1e-5)  # bf16, not the fp32 model
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    questions = ["Where is he based now?", "Who met whom, and when did they meet?"]
+    q = bf16.encode_queries(questions)
+    assert (q * embedder.model.encode(questions, normalize_embeddings=True)).sum(axis=1).min() > 0.999
+    # one text alone gets the vector it gets in a batch (padding changes nothing)
+    assert np.allclose(bf16.encode_queries(questions[1:]), q[1:], atol=2e-3)
+    assert next(embedder.model.parameters()).dtype == torch.float32
+    # an engine asked for by name is kept
+    named = Embedder(model_path, "bf16", query_encoder="onnx", cache_dir=embedder.cache_dir)
+    named._model = embedder.model
+    assert named.query_engine == "onnx"
+    assert Embedder(model_path, "fp32").document_engine == "torch"
+
+
+def test_widths_are_rounded_up_to_whole_steps() -> None:
+    assert fused_module.padded_width(1, 256) == fused_module.STEP
+    assert fused_module.padded_width(fused_module.STEP + 1, 256) == 2 * fused_module.STEP
+    assert fused_module.padded_width(250, 256) == 256
+    assert fused_module.padded_width(300, 256) == 300  # never cut here: the tokenizer truncates
+
+
+def test_a_model_that_cannot_be_fused_keeps_autocast(embedder: Embedder, model_path: str,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    def refuse(*_: object) -> None:
+        raise OnnxUnavailable("only transformer + mean pooling models are fused")
+
+    monkeypatch.setattr(fused_module, "FusedEncoder", refuse)
+    bf16 = Embedder(model_path, "bf16", query_encoder="torch", cache_dir=embedder.cache_dir)
+    bf16._model = embedder.model
+    with caplog.at_level(logging.WARNING):
+        got = bf16.encode_documents(["Where is he based now?"])
+    assert bf16.document_engine == "torch" and "unfused" in caplog.text
+    want = embedder.model.encode(["Where is he based now?"], normalize_embeddings=True)
+    assert float((got * want).sum()) > 0.999
+    assert not fused_module.fusable([object()])
+
+
+def test_openvino_queries_match_fp32_and_threads_get_their_own_requests(embedder: Embedder,
+                                                                        model_path: str) -> None:
+    bf16 = Embedder(model_path, "bf16", query_encoder="auto", cache_dir=embedder.cache_dir, query_threads=1)
+    bf16._model = embedder.model
+    assert bf16.query_engine == "openvino-bf16"
+    questions = [f"Who kept the lighthouse in {1900 + i}, and why did they leave?" for i in range(12)]
+    want = embedder.model.encode(questions, normalize_embeddings=True)
+    got = bf16.encode_queries(questions)
+    assert (got * want).sum(axis=1).min() > 0.999 and not np.allclose(got, want, atol=1e-5)
+    # answers on several threads at once: each thread its own infer request, same vectors
+    out: dict[int, np.ndarray] = {}
+
+    def one(i: int) -> None:
+        out[i] = bf16.encode_query(questions[i])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert np.allclose(np.stack([out[i] for i in range(len(questions))]),
+                       np.stack([bf16.encode_query(q) for q in questions]), atol=1e-6)
+
+
+def test_openvino_says_why_it_cannot_run(tmp_path: Path, embedder: Embedder, model_path: str) -> None:
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not an onnx file")
+    with pytest.raises(OnnxUnavailable, match="OpenVINO"):
+        openvino_session.OpenVinoSession(bad, 1)
+    from index.embed import model_fingerprint
+
+    embedder.encode_query("warm")  # the fp32 export exists
+    good = export_dir(embedder.cache_dir, model_fingerprint(model_path)) / "model.onnx"
+    session = openvino_session.OpenVinoSession(good, 1)
+    assert session.precision in ("bf16", "f32")  # what the CPU allowed
