@@ -98,7 +98,9 @@ class Embedder:
         self.document_threads = document_threads  # None: one per core (a build has the machine)
         self.query_threads = query_threads  # bf16 engines only; 0: one per core
         self._model: SentenceTransformer | None = None
-        self._onnx: dict[str, Any] = {}  # "queries", "documents": encoder, or False: PyTorch
+        # "queries", "documents" (ONNX Runtime), "queries-openvino" (bf16): encoder, or False:
+        # that engine cannot run (another is used)
+        self._onnx: dict[str, Any] = {}
         self._fused: Any = None  # index.fused.FusedEncoder, False: cannot be made
         self._lock = threading.Lock()
 
@@ -141,7 +143,8 @@ class Embedder:
                             lambda: self.model, threads=self.query_threads or os.cpu_count() or 1,
                             engine="openvino")
                     except OnnxUnavailable as exc:
-                        log.info("bf16 queries without OpenVINO: %s", exc)
+                        (log.info if "not installed" in str(exc) else log.warning)(
+                            "bf16 queries without OpenVINO: %s", exc)
                         self._onnx["queries-openvino"] = False
         return self._onnx["queries-openvino"] or self._fused_encoder()
 
@@ -163,7 +166,8 @@ class Embedder:
                         tok.enable_truncation(int(self.model.max_seq_length))
                         self._fused = FusedEncoder(self.model, tok)
                     except Exception as exc:  # noqa: BLE001 - any failure: the unfused path
-                        log.warning("bf16 embeddings run unfused (autocast): %s", exc)
+                        log.warning("bf16 embeddings run unfused (documents with autocast, "
+                                    "queries on ONNX Runtime or PyTorch in fp32): %s", exc)
                         self._fused = False
                         return None
         return self._fused
@@ -268,8 +272,9 @@ class Embedder:
         return _normalize(np.asarray(vecs, dtype=np.float32))
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Short texts at query time: ONNX Runtime when available (query_encoder), else
-        PyTorch: tokenise, forward, pool; no batching machinery."""
+        """Short texts at query time: in bf16 with query_encoder auto, OpenVINO, else the fused
+        PyTorch model (_query_bf16); otherwise ONNX Runtime fp32 when available (query_encoder),
+        else PyTorch fp32: tokenise, forward, pool; no batching machinery."""
         bf16 = self._query_bf16()
         if bf16 is not None:
             return bf16.encode(texts)

@@ -44,8 +44,22 @@ def padded(encoded: list[Any]) -> dict[str, np.ndarray]:
     return out
 
 
+STEP = 32  # word pieces: padded_width rounds up to a multiple of this
+
+
+def padded_width(longest: int, max_length: int) -> int:
+    """The width a batch whose longest text has ``longest`` tokens is padded to: the next
+    multiple of STEP, at most the model's ``max_length`` (never less than ``longest``)."""
+    return max(longest, min(max_length, -(-max(1, longest) // STEP) * STEP))
+
+
 class QuantizeFailed(OnnxUnavailable):
     """The int8 model cannot be made (the fp32 export is fine: it is not made again)."""
+
+
+class EngineUnavailable(OnnxUnavailable):
+    """The export is intact but the engine asked for (ONNX Runtime, OpenVINO) is missing or
+    cannot run it: exporting again would not help, so it is not made again."""
 
 
 def export_dir(cache_dir: Path, fingerprint: dict[str, Any]) -> Path:
@@ -195,7 +209,7 @@ class OnnxQueryEncoder:
         try:
             from tokenizers import Tokenizer
         except ImportError as exc:
-            raise OnnxUnavailable(f"tokenizers is not installed ({exc})") from exc
+            raise EngineUnavailable(f"tokenizers is not installed ({exc})") from exc
         meta = _meta(folder)
         try:
             intact = meta is not None and file_sha256(folder / "model.onnx") == meta.get("sha256")
@@ -211,12 +225,15 @@ class OnnxQueryEncoder:
         if engine == "openvino":  # bf16 (index.openvino_session)
             from index.openvino_session import OpenVinoSession
 
-            self.session: Any = OpenVinoSession(folder / "model.onnx", threads or 1)
+            try:
+                self.session: Any = OpenVinoSession(folder / "model.onnx", threads or 1)
+            except OnnxUnavailable as exc:
+                raise EngineUnavailable(str(exc)) from exc
             return
         try:
             import onnxruntime as ort
         except ImportError as exc:
-            raise OnnxUnavailable(f"onnxruntime is not installed ({exc})") from exc
+            raise EngineUnavailable(f"onnxruntime is not installed ({exc})") from exc
         options = ort.SessionOptions()
         # one thread per query: a short question gains little from two, and under load the
         # other core serves another request. Measured with 32 sessions x 3 turns through
@@ -246,7 +263,7 @@ class OnnxQueryEncoder:
                 export(model(), fingerprint, folder)
             try:
                 return cls(quantized(folder) if int8 else folder, model_path, threads, engine)
-            except QuantizeFailed:
+            except (QuantizeFailed, EngineUnavailable):
                 raise
             except OnnxUnavailable:
                 log.warning("The cached ONNX export in %s is damaged; exporting it again", folder)
@@ -282,6 +299,11 @@ class OnnxQueryEncoder:
 
     def _run(self, encoded: list[Any]) -> np.ndarray:
         batch = padded(encoded)
+        if self.engine == "openvino":  # few input shapes: OpenVINO keeps kernels for each
+            n, w = batch["input_ids"].shape
+            width = padded_width(w, int(self.meta["max_seq_length"]))
+            if width != w:
+                batch = {k: np.pad(v, ((0, 0), (0, width - w))) for k, v in batch.items()}
         mask = batch["attention_mask"]
         hidden = self.session.run(None, batch)[0]
         summed = (hidden * mask[..., None]).sum(axis=1)

@@ -12,6 +12,11 @@ belongs to its model-conversion tools, which are not used: the ONNX file is read
 
 from __future__ import annotations
 
+import json
+import os
+import queue
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,13 +24,53 @@ from typing import Any
 import numpy as np
 
 from index.errors import OnnxUnavailable
+from index.store import file_sha256
+
+IR_FORMAT = 1  # the cached OpenVINO model's layout; another is made anew
+
+
+def openvino_model(core: Any, onnx_file: Path) -> Path:
+    """The ONNX export saved as OpenVINO's own format with fp16 weights, cached in a folder
+    beside it (made again when the export changes or the copy is damaged): compiled from it,
+    the reader took 137 MB instead of 241 MB, at the same speed and with the same logits (the
+    weights are rounded to bf16 when compiled either way)."""
+    import openvino as ov
+
+    source = file_sha256(onnx_file)
+    target = onnx_file.parent / "openvino"
+    meta_file = target / "source.json"
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        if (meta.get("format") == IR_FORMAT and meta.get("onnx_sha256") == source
+                and file_sha256(target / "model.bin") == meta.get("bin_sha256")):
+            return target / "model.xml"
+    except (OSError, ValueError):
+        pass
+    tmp = Path(tempfile.mkdtemp(dir=onnx_file.parent, prefix=".openvino-"))
+    try:
+        ov.save_model(core.read_model(str(onnx_file)), str(tmp / "model.xml"), compress_to_fp16=True)
+        (tmp / "source.json").write_text(json.dumps(
+            {"format": IR_FORMAT, "onnx_sha256": source, "bin_sha256": file_sha256(tmp / "model.bin")}),
+            encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process put its copy in place first: use that one
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target / "model.xml"
 
 
 class OpenVinoSession:
-    """``run(None, feeds)`` -> [first output], like onnxruntime.InferenceSession; one infer
-    request per calling thread (a request is not safe to share)."""
+    """``run(None, feeds)`` -> [first output], like onnxruntime.InferenceSession. Infer
+    requests are not safe to share, so each call takes one from a small pool (``requests``,
+    default: one per core), made as needed; more threads than that wait for one. A request
+    per server thread instead held memory for every thread's largest input: `rag serve` grew
+    by 150 MB over its first 500 answers."""
 
-    def __init__(self, onnx_file: Path, threads: int, precision: str = "bf16") -> None:
+    def __init__(self, onnx_file: Path, threads: int, precision: str = "bf16",
+                 requests: int = 0) -> None:
         try:
             import openvino as ov
         except ImportError as exc:
@@ -34,19 +79,25 @@ class OpenVinoSession:
         config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": max(1, threads),
                   "PERFORMANCE_HINT": "LATENCY"}
         try:
-            self._compiled = core.compile_model(core.read_model(str(onnx_file)), "CPU", config)
+            self._compiled = core.compile_model(str(openvino_model(core, onnx_file)), "CPU", config)
         except Exception as exc:  # noqa: BLE001 - any failure: the caller keeps another engine
             raise OnnxUnavailable(f"OpenVINO cannot run {onnx_file}: {exc}") from exc
         hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # what the CPU allowed
         self.precision = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
-        self._local = threading.local()
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._room = threading.Semaphore(requests or os.cpu_count() or 1)
 
     def run(self, _outputs: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
-        # copied: the request reuses its output buffer on the next call
-        return [np.array(request.infer(feeds)[0], dtype=np.float32, copy=True)]
+        with self._room:  # at most ``requests`` calls at once, each with a request of its own
+            try:
+                request = self._idle.get_nowait()
+            except queue.Empty:
+                request = self._compiled.create_infer_request()
+            try:
+                # infer() returns copies of the outputs (share_outputs=False): safe to keep
+                return [np.asarray(request.infer(feeds)[0], dtype=np.float32)]
+            finally:
+                self._idle.put(request)
 
 
 def openvino_available() -> bool:

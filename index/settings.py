@@ -73,7 +73,9 @@ class IndexSettings(Settings):
     # small batches pad less: 16 measured 1.3x the throughput of 64 on SciFact passages here
     batch_size: int = Field(16, ge=1, le=4096, description="passages per embedding batch")
     # queries: ONNX Runtime ran a short question in 2.4 ms against PyTorch's 7.8 ms here, with
-    # the same vectors (cosine 1.0000); auto: ONNX when onnxruntime is installed, else PyTorch
+    # the same vectors (cosine 1.0000); auto: ONNX when onnxruntime is installed, else PyTorch;
+    # auto in bf16 (precision auto on AMX): OpenVINO in bf16, else PyTorch traced and fused
+    # (index.embed.Embedder._query_bf16); onnx and torch keep those engines in fp32
     query_encoder: QueryEncoder = Field("auto", description="engine for query embeddings")
     # the bf16 query engines (OpenVINO, fused PyTorch) use this many threads, 0: one per core,
     # as the reader does; ONNX Runtime fp32 keeps one (its note in index.onnx_encoder). Seed dev

@@ -11,9 +11,10 @@ learned scorer, and the best logit of a question one more input of the answer mo
 
 Stored without pickle: ``reader.safetensors`` holds the fine-tuned weights in float16 (all but
 the word embeddings, which stay the base model's, so the file is about 22 MB) and a manifest
-names the base model's fingerprint, the settings and the SHA-256 of the weights. It runs on
-ONNX Runtime when available (exported once into the cache folder, checked by hash), else on
-PyTorch.
+names the base model's fingerprint, the settings and the SHA-256 of the weights. In fp32 and
+int8 it runs on ONNX Runtime when available (exported once into the cache folder, checked by
+hash), else on PyTorch; in bf16 the same export runs on OpenVINO, else PyTorch runs the network
+traced and fused (fused_bf16).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -270,9 +272,9 @@ def fused_bf16(net: Any, max_length: int) -> Any:
 
 def serving_precision(trained: str, flags: Collection[str] | None = None) -> str:
     """The precision to answer in for a scorer trained on ``trained`` logits: bf16 in place of
-    fp32 where the CPU has AMX tiles (logits within about 0.02 of fp32, about twice as fast;
-    README, "What the reader costs"); without AMX, bf16 measured no faster than fp32 (the
-    document embedder's note, index.embed.resolve_precision)."""
+    fp32 where the CPU has AMX tiles (logits within about 0.04 of fp32, the reader about five
+    times as fast on OpenVINO; README, "What the reader costs"); without AMX, bf16 measured no
+    faster than fp32 (the document embedder's note, index.embed.resolve_precision)."""
     from index.embed import cpu_flags
 
     if trained == "fp32" and "amx_bf16" in (cpu_flags() if flags is None else flags):
@@ -298,6 +300,7 @@ class Reader:
         self._measure = measuring_tokenizer(base_path)
         self._session: Any = None
         self._net: Any = None
+        self._lock = threading.Lock()
         self.backend = "torch"
         if precision not in ("fp32", "int8", "bf16"):
             raise ReaderError(f"reader precision must be fp32, int8 or bf16, not {precision!r}")
@@ -311,16 +314,19 @@ class Reader:
                 raise ReaderError("the bf16 reader runs on OpenVINO or PyTorch, not ONNX Runtime")
             if backend in ("auto", "openvino"):
                 from index.onnx_encoder import OnnxUnavailable
-                from index.openvino_session import OpenVinoSession
+                from index.openvino_session import OpenVinoSession, openvino_available
 
                 try:
+                    if not openvino_available():  # before the export, which it alone would use
+                        raise OnnxUnavailable("openvino is not installed")
                     folder = self._export(base_path, cache_dir, fingerprint)
                     self._session = OpenVinoSession(folder / "model.onnx", threads)
                     self.backend = "openvino"
                 except OnnxUnavailable as exc:
                     if backend == "openvino":
                         raise ReaderError(str(exc)) from exc
-                    log.info("The bf16 reader runs on PyTorch: %s", exc)
+                    (log.info if "not installed" in str(exc) else log.warning)(
+                        "The bf16 reader runs on PyTorch: %s", exc)
             backend = "torch"
         elif backend == "openvino":
             raise ReaderError("the reader runs on OpenVINO only in bf16")
@@ -378,13 +384,20 @@ class Reader:
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         batch = self.encode(question, pairs)
+        if self.backend == "openvino":  # one input shape: OpenVINO keeps kernels for each
+            batch = fixed_shape(batch, self.max_length, BF16_ROWS)
+            return np.asarray(self._session.run(None, batch)[0], dtype=np.float32).reshape(-1)[:len(pairs)]
         if self._session is not None:
             return np.asarray(self._session.run(None, batch)[0], dtype=np.float32).reshape(-1)
+        import contextlib
+
         import torch
 
         n = len(pairs)
-        if self.precision == "bf16":
+        lock: Any = contextlib.nullcontext()
+        if self.precision == "bf16":  # traced: one call at a time (index.fused's note)
             batch = fixed_shape(batch, self.max_length, BF16_ROWS)
-        with torch.no_grad():
+            lock = self._lock
+        with lock, torch.no_grad():
             logits = self._net(*(torch.from_numpy(batch[k]) for k in INPUTS))
         return logits.float().numpy().reshape(-1)[:n]

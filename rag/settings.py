@@ -85,12 +85,13 @@ class AnswerSettings(Settings):
     # auto: the precision the scorer was trained with (its reader's logits were held out in it,
     # rag train-answerer --served-precision); the other one gives the scorer logits it was not
     # calibrated on. Figures of the choice in the README (answer scorer)
-    # bf16 (PyTorch autocast) only pays where the CPU has AMX tiles: auto picks it there for a
-    # scorer trained on fp32 logits (figures in the README, "What the reader costs")
+    # bf16 (OpenVINO, else PyTorch traced with oneDNN's fusion: rag.reader) only pays where the
+    # CPU has AMX tiles: auto picks it there for a scorer trained on fp32 logits (figures in the
+    # README, "What the reader costs")
     reader_precision: Literal["auto", "fp32", "int8", "bf16"] = Field(
-        "auto", description="the reader on ONNX Runtime in fp32 or dynamic int8, or on PyTorch in "
-                            "bf16 (auto: as the answer scorer was trained; fp32 becomes bf16 "
-                            "where the CPU has AMX)")
+        "auto", description="the reader on ONNX Runtime in fp32 or dynamic int8, or in bf16 on "
+                            "OpenVINO (else PyTorch) (auto: as the answer scorer was trained; "
+                            "fp32 becomes bf16 where the CPU has AMX)")
     # seed dev set, 8 candidates read per question (python -m evals.reader_latency): fp32 177 ms
     # on one thread, 101 ms on two; int8 132 and 73 ms
     reader_threads: int = Field(0, ge=0, le=64, description="threads the reader uses for one "

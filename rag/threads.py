@@ -42,9 +42,10 @@ def worker_settings(rag: RagSettings, workers: int) -> RagSettings:
 
 def quiet_other_pools() -> None:
     """One thread for numpy's BLAS and FAISS's OpenMP, so that only the reader's pool (ONNX
-    Runtime's, or PyTorch's for bf16: rag.reader) computes on several cores: the others' idle
-    threads spin after their own work and take the cores from it. 80 SQuAD questions on an AMX
-    host (reader p50, answer p50): bf16 115 and 129 ms before, 28 and 42 ms after; ONNX fp32 69
+    Runtime's; for bf16 OpenVINO's, else PyTorch's: rag.reader) computes on several cores: the
+    others' idle threads spin after their own work and take the cores from it. 80 SQuAD
+    questions on an AMX host (reader p50, answer p50; bf16 then PyTorch's autocast, before
+    OpenVINO): bf16 115 and 129 ms before, 28 and 42 ms after; ONNX fp32 69
     and 82 ms before, 49 and 63 after; the seed set, whose tiny index hardly wakes those pools,
     about the same either way. A single question's searches use one thread in those pools
     anyway (FAISS parallelises over queries); an index built in the same process afterwards
