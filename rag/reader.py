@@ -313,14 +313,22 @@ class Reader:
             if backend == "onnx":
                 raise ReaderError("the bf16 reader runs on OpenVINO or PyTorch, not ONNX Runtime")
             if backend in ("auto", "openvino"):
-                from index.onnx_encoder import OnnxUnavailable
+                from index.onnx_encoder import OnnxUnavailable, cache_lock
                 from index.openvino_session import OpenVinoSession, openvino_available
 
                 try:
                     if not openvino_available():  # before the export, which it alone would use
                         raise OnnxUnavailable("openvino is not installed")
-                    folder = self._export(base_path, cache_dir, fingerprint)
-                    self._session = OpenVinoSession(folder / "model.onnx", threads)
+                    # one process at a time makes or reads the cached models (rag api's
+                    # workers start together)
+                    with cache_lock(Path(cache_dir or Path(".rag/cache"))):
+                        try:
+                            folder = self._export(base_path, cache_dir, fingerprint)
+                        except ReaderError:
+                            raise
+                        except Exception as exc:  # noqa: BLE001 - the export failed: fall back
+                            raise OnnxUnavailable(f"the ONNX export failed: {exc}") from exc
+                        self._session = OpenVinoSession(folder / "model.onnx", threads)
                     self.backend = "openvino"
                 except OnnxUnavailable as exc:
                     if backend == "openvino":
@@ -361,10 +369,13 @@ class Reader:
               threads: int) -> Any:
         import onnxruntime as ort
 
+        from index.onnx_encoder import cache_lock
+
         sha = self.manifest["sha256"]
-        folder = self._export(base_path, cache_dir, fingerprint)
-        if self.precision == "int8":
-            folder = quantized(folder, sha)
+        with cache_lock(Path(cache_dir or Path(".rag/cache"))):  # workers start together
+            folder = self._export(base_path, cache_dir, fingerprint)
+            if self.precision == "int8":
+                folder = quantized(folder, sha)
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         if threads > 1:  # idle threads sleep, so concurrent answers do not spin against each other

@@ -157,6 +157,27 @@ def test_onnx_and_pytorch_give_the_same_logits(trained: tuple[object, Path], mod
     assert np.allclose(again.score(RIGHT[0][0], texts), a, atol=1e-5)
 
 
+def test_a_bf16_reader_whose_export_fails_runs_fused_and_says_why(
+        trained: tuple[object, Path], model_path: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from rag import reader as reader_module
+
+    _, path = trained
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(reader_module, "export_onnx", broken)
+    with caplog.at_level(logging.WARNING):
+        fallback = Reader(path, model_path, tmp_path / "cache", precision="bf16")
+    assert fallback.backend == "torch" and "exporter crashed" in caplog.text
+    assert fallback.score(RIGHT[0][0], [(s, b) for _, s, b in RIGHT]).shape == (len(RIGHT),)
+    with pytest.raises(ReaderError, match="exporter crashed"):  # asked for by name: no fallback
+        Reader(path, model_path, tmp_path / "cache", precision="bf16", backend="openvino")
+
+
 def test_damaged_or_foreign_weights_are_refused(trained: tuple[object, Path], model_path: str,
                                                 tmp_path: Path) -> None:
     _, path = trained
