@@ -132,21 +132,8 @@ class Embedder:
         of 0.9999 of fp32."""
         if self.query_encoder != "auto" or self.precision != "bf16":
             return None
-        if self._onnx.get("queries-openvino") is None:
-            with self._lock:
-                if self._onnx.get("queries-openvino") is None:
-                    from index.onnx_encoder import OnnxQueryEncoder, OnnxUnavailable
-
-                    try:
-                        self._onnx["queries-openvino"] = OnnxQueryEncoder.load_or_export(
-                            self.model_path, self.cache_dir, model_fingerprint(self.model_path),
-                            lambda: self.model, threads=self.query_threads or os.cpu_count() or 1,
-                            engine="openvino")
-                    except OnnxUnavailable as exc:
-                        (log.info if "not installed" in str(exc) else log.warning)(
-                            "bf16 queries without OpenVINO: %s", exc)
-                        self._onnx["queries-openvino"] = False
-        return self._onnx["queries-openvino"] or self._fused_encoder()
+        return (self._onnx_session("queries-openvino", "auto", self.query_threads or os.cpu_count() or 1,
+                                   engine="openvino") or self._fused_encoder())
 
     def _fused_encoder(self) -> Any:
         """index.fused.FusedEncoder when the precision is bf16 and the model can be traced
@@ -172,9 +159,11 @@ class Embedder:
                         return None
         return self._fused
 
-    def _onnx_session(self, use: str, choice: str, threads: int | None, int8: bool = False) -> Any:
-        """The ONNX Runtime encoder for ``use`` ("queries" or "documents"), made on first use;
-        None when ``choice`` is torch, or auto and ONNX Runtime cannot run (PyTorch then).
+    def _onnx_session(self, use: str, choice: str, threads: int | None, int8: bool = False,
+                      engine: str = "onnxruntime") -> Any:
+        """The encoder of the ONNX export for ``use`` ("queries", "documents" or
+        "queries-openvino"), run by ``engine`` (onnxruntime, or openvino in bf16), made on first
+        use; None when ``choice`` is torch, or auto and the engine cannot run (another then).
         ``int8``: the int8 export; it has no PyTorch fallback (a build would otherwise mix
         precisions unseen), so ONNX Runtime must run."""
         if choice == "torch" or self._onnx.get(use) is False:
@@ -187,11 +176,15 @@ class Embedder:
                     try:
                         self._onnx[use] = OnnxQueryEncoder.load_or_export(
                             self.model_path, self.cache_dir, model_fingerprint(self.model_path),
-                            lambda: self.model, threads=threads, int8=int8)
+                            lambda: self.model, threads=threads, int8=int8, engine=engine)
                     except OnnxUnavailable as exc:
                         if choice == "onnx" or int8:
                             raise
-                        log.warning("%s use PyTorch: %s", use.capitalize(), exc)
+                        if engine == "openvino":  # the fused PyTorch model then
+                            (log.info if "not installed" in str(exc) else log.warning)(
+                                "bf16 queries without OpenVINO: %s", exc)
+                        else:
+                            log.warning("%s use PyTorch: %s", use.capitalize(), exc)
                         self._onnx[use] = False
                         return None
         return self._onnx[use]
@@ -298,6 +291,6 @@ class Embedder:
 
 
 def _normalize(v: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(v / norms, dtype=np.float32)
+    from index.onnx_encoder import unit_rows
+
+    return unit_rows(v)

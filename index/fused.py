@@ -19,7 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from index.onnx_encoder import INPUTS, OnnxUnavailable, padded, padded_width, pooling_mode
+from index.onnx_encoder import (
+    INPUTS,
+    OnnxUnavailable,
+    encode_longest_first,
+    fixed_shape,
+    padded,
+    padded_width,
+    pooling_mode,
+    unit_rows,
+)
 
 # input shapes TorchScript specialises a traced model for (its default: 12): document batches
 # take up to 8 widths of 32 to 256 tokens, queries and the reader a few more
@@ -77,25 +86,15 @@ class FusedEncoder:
             ["An example sentence for tracing.", "Another."])))
         self._lock = threading.Lock()
 
-    def _run(self, encoded: list[Any], rows: int = 0) -> np.ndarray:
-        """Unit vectors of ``encoded``; the batch padded to ``rows`` texts (0: as many as given)."""
+    def _run(self, encoded: list[Any], rows: int = 1) -> np.ndarray:
+        """Unit vectors of ``encoded``; the batch padded to a multiple of ``rows`` texts."""
         import torch
 
         batch = padded(encoded)
-        n, w = batch["input_ids"].shape
-        width = padded_width(w, self.max_length)
-        height = max(n, rows)
-        if (height, width) != (n, w):
-            for k in INPUTS:
-                grown = np.zeros((height, width), dtype=np.int64)
-                grown[:n, :w] = batch[k]
-                batch[k] = grown
-            batch["attention_mask"][n:, 0] = 1  # padded rows: one token, their vectors dropped
+        batch = fixed_shape(batch, padded_width(batch["input_ids"].shape[1], self.max_length), rows)
         with self._lock, torch.no_grad():
-            vecs = self._net(*(torch.from_numpy(batch[k]) for k in INPUTS)).numpy()[:n]
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return np.ascontiguousarray(vecs / norms, dtype=np.float32)
+            vecs = self._net(*(torch.from_numpy(batch[k]) for k in INPUTS)).numpy()[:len(encoded)]
+        return unit_rows(vecs)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self._run(self.tokenizer.encode_batch(texts))
@@ -105,29 +104,13 @@ class FusedEncoder:
         given. A batch holds ``batch_size`` texts of the model's full length, or as many more
         shorter ones as fit in the same number of word pieces (one row count per width, so few
         shapes)."""
-        encoded = self.tokenizer.encode_batch(texts)
-        order = np.argsort(-np.asarray([len(e.ids) for e in encoded]), kind="stable")
-        out = np.zeros((len(texts), 0), dtype=np.float32)
-        tq = None
-        if progress:
-            from tqdm import tqdm
-
-            tq = tqdm(total=len(texts), desc="Embedding", unit="text")
         budget = max(1, batch_size) * self.max_length
-        start = 0
-        while start < len(texts):
-            width = padded_width(len(encoded[order[start]].ids), self.max_length)
-            size = max(batch_size, budget // width)
-            rows = order[start:start + size]
-            start += size
+
+        def size(longest: int) -> int:
+            return max(batch_size, budget // padded_width(longest, self.max_length))
+
+        def run(batch: list[Any], n: int) -> np.ndarray:
             # a last, short batch padded only to a power of two: few shapes, little waste
-            vecs = self._run([encoded[i] for i in rows],
-                             min(size, max(batch_size, 1 << (len(rows) - 1).bit_length())))
-            if out.shape[1] == 0:
-                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-            out[rows] = vecs
-            if tq is not None:
-                tq.update(len(rows))
-        if tq is not None:
-            tq.close()
-        return out
+            return self._run(batch, min(n, max(batch_size, 1 << (len(batch) - 1).bit_length())))
+
+        return encode_longest_first(self.tokenizer.encode_batch(texts), size, run, progress)

@@ -44,6 +44,55 @@ def padded(encoded: list[Any]) -> dict[str, np.ndarray]:
     return out
 
 
+def fixed_shape(batch: dict[str, np.ndarray], width: int, rows: int) -> dict[str, np.ndarray]:
+    """``batch`` zero-padded to ``width`` tokens and to a multiple of ``rows`` texts (padded
+    rows are all padding but one token, so no row is wholly masked: their outputs are dropped)."""
+    n, w = batch["input_ids"].shape
+    height = -(-n // rows) * rows
+    out = {}
+    for k, v in batch.items():
+        grown = np.zeros((height, max(width, w)), dtype=v.dtype)
+        grown[:n, :w] = v
+        out[k] = grown
+    out["attention_mask"][n:, 0] = 1  # no row wholly masked (its softmax would be undefined)
+    return out
+
+
+def unit_rows(v: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (zero rows kept), as contiguous float32."""
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(v / norms, dtype=np.float32)
+
+
+def encode_longest_first(encoded: list[Any], size: Callable[[int], int],
+                         run: Callable[[list[Any], int], np.ndarray], progress: bool = False) -> np.ndarray:
+    """Vectors of tokenised texts in their given order, computed in batches of similar length
+    (sorted by word pieces, longest first, so little padding): a batch whose longest text has
+    N word pieces takes ``size(N)`` texts, and ``run(batch, size)`` gives its vectors."""
+    order = np.argsort(-np.asarray([len(e.ids) for e in encoded]), kind="stable")
+    out = np.zeros((len(encoded), 0), dtype=np.float32)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(encoded), desc="Embedding", unit="text")
+    start = 0
+    while start < len(encoded):
+        n = size(len(encoded[order[start]].ids))
+        rows = order[start:start + n]
+        start += n
+        vecs = run([encoded[i] for i in rows], n)
+        if out.shape[1] == 0:
+            out = np.zeros((len(encoded), vecs.shape[1]), dtype=np.float32)
+        out[rows] = vecs
+        if bar is not None:
+            bar.update(len(rows))
+    if bar is not None:
+        bar.close()
+    return out
+
+
 STEP = 32  # word pieces: padded_width rounds up to a multiple of this
 
 
@@ -271,27 +320,10 @@ class OnnxQueryEncoder:
                 return cls(quantized(folder) if int8 else folder, model_path, threads, engine)
 
     def encode_many(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
-        """Documents at build time: batches of similar length (sorted by word pieces, so little
-        padding), vectors returned in the order of ``texts``."""
-        encoded = self.tokenizer.encode_batch(texts)
-        order = np.argsort(-np.asarray([len(e.ids) for e in encoded]), kind="stable")
-        out = np.zeros((len(texts), 0), dtype=np.float32)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(texts), desc="Embedding", unit="text")
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            vecs = self._run([encoded[i] for i in rows])
-            if out.shape[1] == 0:
-                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
-            out[rows] = vecs
-            if bar is not None:
-                bar.update(len(rows))
-        if bar is not None:
-            bar.close()
-        return out
+        """Documents at build time: batches of ``batch_size`` texts of similar length (sorted
+        by word pieces, so little padding), vectors returned in the order of ``texts``."""
+        return encode_longest_first(self.tokenizer.encode_batch(texts), lambda _: batch_size,
+                                    lambda batch, _: self._run(batch), progress)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         # padded here, not by the tokenizer: its padding switch is shared state across threads
@@ -300,14 +332,9 @@ class OnnxQueryEncoder:
     def _run(self, encoded: list[Any]) -> np.ndarray:
         batch = padded(encoded)
         if self.engine == "openvino":  # few input shapes: OpenVINO keeps kernels for each
-            n, w = batch["input_ids"].shape
-            width = padded_width(w, int(self.meta["max_seq_length"]))
-            if width != w:
-                batch = {k: np.pad(v, ((0, 0), (0, width - w))) for k, v in batch.items()}
+            width = padded_width(batch["input_ids"].shape[1], int(self.meta["max_seq_length"]))
+            batch = fixed_shape(batch, width, 1)
         mask = batch["attention_mask"]
         hidden = self.session.run(None, batch)[0]
         summed = (hidden * mask[..., None]).sum(axis=1)
-        vecs = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        return np.ascontiguousarray(vecs / norms, dtype=np.float32)
+        return unit_rows(summed / np.maximum(mask.sum(axis=1, keepdims=True), 1))

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import RagError
-from index.onnx_encoder import INPUTS, padded, staged_export
+from index.onnx_encoder import INPUTS, fixed_shape, padded, staged_export
 from index.store import file_sha256
 
 log = logging.getLogger(__name__)
@@ -232,20 +232,6 @@ def quantized(fp32: Path, sha: str) -> Path:
 BF16_ROWS = 8
 
 
-def fixed_shape(batch: dict[str, np.ndarray], width: int, rows: int) -> dict[str, np.ndarray]:
-    """``batch`` zero-padded to ``width`` tokens and to a multiple of ``rows`` pairs (padded
-    pairs are all padding: their logits are dropped)."""
-    n, w = batch["input_ids"].shape
-    height = -(-n // rows) * rows
-    out = {}
-    for k, v in batch.items():
-        grown = np.zeros((height, max(width, w)), dtype=v.dtype)
-        grown[:n, :w] = v
-        out[k] = grown
-    out["attention_mask"][n:, 0] = 1  # no row wholly masked (its softmax would be undefined)
-    return out
-
-
 def fused_bf16(net: Any, max_length: int) -> Any:
     """``net`` with its weights in bf16, traced and frozen with oneDNN's graph fusion
     (index.fused.traced) for inputs of BF16_ROWS x ``max_length`` tokens (fixed_shape); the
@@ -298,6 +284,7 @@ class Reader:
         self.tokenizer.enable_truncation(self.max_length, strategy="only_second")
         self.tokenizer.no_padding()
         self._measure = measuring_tokenizer(base_path)
+        self.cache_dir = Path(cache_dir or Path(".rag/cache"))
         self._session: Any = None
         self._net: Any = None
         self._lock = threading.Lock()
@@ -321,9 +308,9 @@ class Reader:
                         raise OnnxUnavailable("openvino is not installed")
                     # one process at a time makes or reads the cached models (rag api's
                     # workers start together)
-                    with cache_lock(Path(cache_dir or Path(".rag/cache"))):
+                    with cache_lock(self.cache_dir):
                         try:
-                            folder = self._export(base_path, cache_dir, fingerprint)
+                            folder = self._export(base_path, fingerprint)
                         except ReaderError:
                             raise
                         except Exception as exc:  # noqa: BLE001 - the export failed: fall back
@@ -340,7 +327,7 @@ class Reader:
             raise ReaderError("the reader runs on OpenVINO only in bf16")
         if backend in ("auto", "onnx"):
             try:
-                self._session = self._onnx(base_path, cache_dir, fingerprint, threads)
+                self._session = self._onnx(base_path, fingerprint, threads)
                 self.backend = "onnx"
             except ImportError as exc:
                 if backend == "onnx":
@@ -356,24 +343,23 @@ class Reader:
             else:
                 self._net = load_net(self.path, base_path, fingerprint)
 
-    def _export(self, base_path: str, cache_dir: Path | None, fingerprint: dict[str, Any] | None) -> Path:
+    def _export(self, base_path: str, fingerprint: dict[str, Any] | None) -> Path:
         """The reader's fp32 ONNX export, made once into the cache folder."""
         sha = self.manifest["sha256"]
-        folder = Path(cache_dir or Path(".rag/cache")) / f"reader-onnx-{sha[:16]}"
+        folder = self.cache_dir / f"reader-onnx-{sha[:16]}"
         if not _cached(folder, sha):
             log.info("Exporting the reader to ONNX in %s (once per reader)", folder)
             export_onnx(load_net(self.path, base_path, fingerprint, EXPORT_ATTENTION), folder, sha)
         return folder
 
-    def _onnx(self, base_path: str, cache_dir: Path | None, fingerprint: dict[str, Any] | None,
-              threads: int) -> Any:
+    def _onnx(self, base_path: str, fingerprint: dict[str, Any] | None, threads: int) -> Any:
         import onnxruntime as ort
 
         from index.onnx_encoder import cache_lock
 
         sha = self.manifest["sha256"]
-        with cache_lock(Path(cache_dir or Path(".rag/cache"))):  # workers start together
-            folder = self._export(base_path, cache_dir, fingerprint)
+        with cache_lock(self.cache_dir):  # workers start together
+            folder = self._export(base_path, fingerprint)
             if self.precision == "int8":
                 folder = quantized(folder, sha)
         options = ort.SessionOptions()
@@ -395,20 +381,17 @@ class Reader:
         if not pairs:
             return np.zeros(0, dtype=np.float32)
         batch = self.encode(question, pairs)
-        if self.backend == "openvino":  # one input shape: OpenVINO keeps kernels for each
-            batch = fixed_shape(batch, self.max_length, BF16_ROWS)
-            return np.asarray(self._session.run(None, batch)[0], dtype=np.float32).reshape(-1)[:len(pairs)]
+        n = len(pairs)
+        if self.precision == "bf16":  # one input shape: OpenVINO and the traced network keep
+            batch = fixed_shape(batch, self.max_length, BF16_ROWS)  # kernels for each shape
         if self._session is not None:
-            return np.asarray(self._session.run(None, batch)[0], dtype=np.float32).reshape(-1)
+            return np.asarray(self._session.run(None, batch)[0], dtype=np.float32).reshape(-1)[:n]
         import contextlib
 
         import torch
 
-        n = len(pairs)
-        lock: Any = contextlib.nullcontext()
-        if self.precision == "bf16":  # traced: one call at a time (index.fused's note)
-            batch = fixed_shape(batch, self.max_length, BF16_ROWS)
-            lock = self._lock
+        # traced: one call at a time (index.fused's note)
+        lock: Any = self._lock if self.precision == "bf16" else contextlib.nullcontext()
         with lock, torch.no_grad():
             logits = self._net(*(torch.from_numpy(batch[k]) for k in INPUTS))
         return logits.float().numpy().reshape(-1)[:n]
