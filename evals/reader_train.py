@@ -3,7 +3,8 @@
 Each question contributes its right sentences (label 1) and the wrong ones the cheap features
 rank highest among the reader's ``top`` (label 0); an unanswerable question contributes only
 wrong ones, which is what teaches the reader that a sentence on the right topic may still not
-answer. One epoch of pointwise binary cross-entropy, AdamW with linear warm-up and decay,
+answer. Pointwise binary cross-entropy (or a softmax over each question's pairs and a "none"
+option: ReaderConfig.loss), AdamW with linear warm-up and decay,
 batches of similar length (padding costs most on CPU), fixed seeds.
 """
 
@@ -40,6 +41,10 @@ class ReaderConfig:
     # weights on ONNX Runtime, one batch per question), in this precision, so the scorer
     # learns from the logits it will be given
     precision: str = "fp32"
+    # "listwise": each question's pairs are one softmax with a "none of these" option of logit
+    # 0 (a question with no right sentence, or a near-miss copy, should pick it); None:
+    # pointwise binary cross-entropy, pair by pair
+    loss: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,57 @@ def _batches(lengths: list[int], batch: int, rng: random.Random) -> list[list[in
     return out
 
 
+def question_groups(pairs: Sequence[Pair]) -> list[list[int]]:
+    """Runs of consecutive pairs with the same question (ReaderData.pairs keeps each
+    question's pairs together)."""
+    out: list[list[int]] = []
+    for i, p in enumerate(pairs):
+        if out and pairs[out[-1][0]].question == p.question:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def listwise_loss(logits: Any, labels: Any, groups: Sequence[Sequence[int]]) -> Any:
+    """Mean over questions of -log P(a right sentence) in a softmax over the question's pairs
+    and a "none" option of logit 0; a question without a right pair is right to pick "none".
+    ``groups`` index into ``logits`` (a 1-D tensor); one pair alone is binary cross-entropy."""
+    import torch
+
+    total = logits.new_zeros(())
+    for g in groups:
+        z = logits[list(g)]
+        every = torch.logsumexp(torch.cat([z, z.new_zeros(1)]), 0)
+        right = z[labels[list(g)] > 0.5]
+        total = total + every - (torch.logsumexp(right, 0) if len(right) else 0.0)
+    return total / max(1, len(groups))
+
+
+def _plan(pairs: list[Pair], lengths: list[int], cfg: ReaderConfig,
+          rng: random.Random) -> list[list[int]]:
+    """Batches of pair indices for ``cfg.epochs`` passes: pointwise, about ``cfg.batch`` pairs
+    of similar length; listwise, whole questions, about as many pairs in all."""
+    if cfg.loss == "listwise":
+        groups = question_groups(pairs)
+        per = max(1, round(cfg.batch * len(groups) / len(pairs)))
+        glen = [max(lengths[i] for i in g) for g in groups]
+
+        def draw() -> list[list[int]]:
+            return [[i for gi in b for i in groups[gi]] for b in _batches(glen, per, rng)]
+    else:
+        def draw() -> list[list[int]]:
+            return _batches(lengths, cfg.batch, rng)
+    plan: list[list[int]] = []
+    whole = int(cfg.epochs)
+    for _ in range(max(1, whole)):
+        plan += draw()
+    if cfg.epochs != whole:
+        extra = draw()
+        plan = (plan if whole else []) + extra[: int(len(extra) * (cfg.epochs - whole))]
+    return plan
+
+
 def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
                  log: Callable[[str], None] = print) -> Any:
     """The fine-tuned network (rag.reader.build_net), in eval mode."""
@@ -103,13 +159,9 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
     body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr},
                              {"params": net.head.parameters(), "lr": cfg.head_lr}], weight_decay=0.01)
-    plan: list[list[int]] = []
-    whole = int(cfg.epochs)
-    for _ in range(max(1, whole)):
-        plan += _batches([len(x) for x in ids], cfg.batch, rng)
-    if cfg.epochs != whole:
-        extra = _batches([len(x) for x in ids], cfg.batch, rng)
-        plan = (plan if whole else []) + extra[: int(len(extra) * (cfg.epochs - whole))]
+    if cfg.loss not in (None, "pointwise", "listwise"):
+        raise ValueError(f"unknown reader loss {cfg.loss!r}")
+    plan = _plan(pairs, [len(x) for x in ids], cfg, rng)
     steps = len(plan)
     warm = max(1, steps // 16)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -131,7 +183,11 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
             x[r, :n] = torch.tensor(ids[i])
             t[r, :n] = torch.tensor(types[i])
             m[r, :n] = 1
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x, m, t), labels[b])
+        out = net(x, m, t)
+        if cfg.loss == "listwise":
+            loss = listwise_loss(out, labels[b], question_groups([pairs[i] for i in b]))
+        else:
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(out, labels[b])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()

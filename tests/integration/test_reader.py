@@ -318,3 +318,11 @@ def test_a_reader_of_fewer_layers_is_stored_and_served(model_path: str, tmp_path
     rd = ReaderData(["q"], [[("s", "")]], [np.array([True])], [np.zeros(1)], ["g"])
     folds = np.zeros(1, dtype=int)
     assert rd.digest(ReaderConfig(), folds) != rd.digest(cfg, folds)
+
+
+def test_a_listwise_reader_learns_which_sentence_answers(model_path: str) -> None:
+    cfg = ReaderConfig(epochs=3, batch=8, lr=2e-4, head_lr=3e-3, loss="listwise")
+    net = train_reader(pairs(), model_path, cfg, log=lambda _: None)
+    qs = [q for q, _, _ in RIGHT]
+    scores = score_net(net, model_path, qs, [[(s, b) for _, s, b in RIGHT]] * len(qs), 64)
+    assert sum(all(row[i] > row[j] for j in WRONG(i)) for i, row in enumerate(scores)) >= 5

@@ -1,0 +1,58 @@
+"""The reader's listwise loss (evals.reader_train.listwise_loss) and its question groups."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from evals.reader_train import Pair, ReaderConfig, _plan, listwise_loss, question_groups
+
+
+def test_one_pair_alone_is_binary_cross_entropy() -> None:
+    for z, y in ((1.3, 1.0), (-0.4, 1.0), (2.0, 0.0)):
+        logits, labels = torch.tensor([z]), torch.tensor([y])
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+        assert float(listwise_loss(logits, labels, [[0]])) == pytest.approx(float(bce), rel=1e-6)
+
+
+def test_a_question_without_a_right_pair_should_pick_none() -> None:
+    z = torch.tensor([0.5, -1.0, 2.0])
+    loss = listwise_loss(z, torch.zeros(3), [[0, 1, 2]])
+    assert float(loss) == pytest.approx(math.log(1 + sum(math.exp(v) for v in z.tolist())), rel=1e-6)
+    # lower logits everywhere: "none" more likely, a lower loss
+    assert float(listwise_loss(z - 3, torch.zeros(3), [[0, 1, 2]])) < float(loss)
+
+
+def test_ranking_the_right_pair_first_lowers_the_loss_and_groups_average() -> None:
+    labels = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0])
+    good = torch.tensor([3.0, -1.0, -2.0, -1.0, 2.0])
+    bad = torch.tensor([-1.0, 3.0, -2.0, 2.0, -1.0])
+    groups = [[0, 1, 2], [3, 4]]
+    assert float(listwise_loss(good, labels, groups)) < float(listwise_loss(bad, labels, groups))
+    whole = float(listwise_loss(good, labels, groups))
+    parts = [float(listwise_loss(good[g], labels[g], [list(range(len(g)))])) for g in groups]
+    assert whole == pytest.approx(sum(parts) / 2, rel=1e-6)
+    # gradients reach every logit of a group, the "none" option included in the softmax
+    z = good.clone().requires_grad_(True)
+    listwise_loss(z, labels, groups).backward()
+    assert z.grad is not None and bool((z.grad != 0).all())
+
+
+def test_groups_are_runs_of_one_question_and_batches_keep_them_whole() -> None:
+    pairs = [Pair(q, f"s{i}", "", int(i == 0)) for q, n in (("a", 3), ("b", 2), ("a", 1), ("c", 4))
+             for i in range(n)]
+    assert question_groups(pairs) == [[0, 1, 2], [3, 4], [5], [6, 7, 8, 9]]
+    import random
+
+    cfg = ReaderConfig(batch=4, epochs=2, loss="listwise")
+    plan = _plan(pairs, [len(p.sentence) for p in pairs], cfg, random.Random(0))
+    starts = {g[0]: len(g) for g in question_groups(pairs)}
+    for batch in plan:  # each batch is whole groups, in order inside each
+        i = 0
+        while i < len(batch):
+            assert batch[i] in starts and batch[i:i + starts[batch[i]]] == list(
+                range(batch[i], batch[i] + starts[batch[i]]))
+            i += starts[batch[i]]
+    assert sorted(i for b in plan for i in b) == sorted(list(range(len(pairs))) * 2)
