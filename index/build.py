@@ -373,6 +373,16 @@ def ensure_index(settings: IndexSettings, progress: bool = False,
     The documents folder must exist either way, so a mistyped ``--docs`` is an error rather
     than a silent answer from another collection.
     """
+    reason = build_reason(settings)
+    if reason is None:
+        return None
+    log.warning("%s Building the index from %s …", reason, settings.docs_dir)
+    return build_index(settings, progress=progress, embedder=embedder)
+
+
+def build_reason(settings: IndexSettings) -> str | None:
+    """Why the index must be built (none yet, or it no longer fits the settings), or None;
+    loads no model. A missing documents folder is an error (ensure_index)."""
     from index.errors import IndexMismatch, IndexNotFound, NoDocuments
 
     docs = Path(settings.docs_dir)
@@ -384,5 +394,4 @@ def ensure_index(settings: IndexSettings, progress: bool = False,
         SearchIndex.load(settings, verify=False)
         return None
     except (IndexNotFound, IndexMismatch) as exc:
-        log.warning("%s Building the index from %s …", exc, settings.docs_dir)
-    return build_index(settings, progress=progress, embedder=embedder)
+        return str(exc)

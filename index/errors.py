@@ -32,6 +32,10 @@ class IndexCorrupt(RagIndexError):
     """A file of the index is missing, truncated or altered."""
 
 
+class BuildFailed(RagIndexError):
+    """A build run in a process of its own (ui.build_child) did not finish."""
+
+
 class ModelNotFound(RagIndexError):
     """The embedding model directory cannot be loaded."""
 

@@ -70,14 +70,14 @@ class OpenVinoSession:
     by 150 MB over its first 500 answers."""
 
     def __init__(self, onnx_file: Path, threads: int, precision: str = "bf16",
-                 requests: int = 0) -> None:
+                 requests: int = 0, pin: bool = False) -> None:
         try:
             import openvino as ov
         except ImportError as exc:
             raise OnnxUnavailable(f"openvino is not installed ({exc})") from exc
         core = ov.Core()
         config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": max(1, threads),
-                  "PERFORMANCE_HINT": "LATENCY"}
+                  "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": pin}
         try:
             self._compiled = core.compile_model(str(openvino_model(core, onnx_file)), "CPU", config)
         except Exception as exc:  # noqa: BLE001 - any failure: the caller keeps another engine

@@ -68,17 +68,41 @@ def print_build_report(report: Any, list_unchanged: int = 50) -> None:
               "unchanged base (merged into it when the delta passes --delta-max-passages)")
 
 
-def build_if_missing(settings: Any, progress: bool = True) -> None:
-    """Build the index when there is none (or it no longer matches the settings). After a
-    build, the memory it freed is given back to the system: the server that follows keeps
-    none of the build's model (`rag serve` on a fresh seeds index, in process: 883 MB
-    resident after the build, 692 MB after)."""
-    from index.build import ensure_index
+def build_if_missing(settings: Any, progress: bool = True, in_child: bool = False) -> None:
+    """Build the index when there is none (or it no longer matches the settings).
 
+    ``in_child``: build in a process of its own (ui.build_child), for the servers, which then
+    never load the build's model and PyTorch (`rag serve` on a fresh seeds index, RSS after
+    2,000 answers: see README "Serving under load"). Otherwise, after a build in this process,
+    the memory it freed is given back to the system (`rag serve` in process: 883 MB resident
+    after the build, 692 MB after)."""
+    from index.build import build_reason, ensure_index
+
+    if in_child:
+        reason = build_reason(settings)
+        if reason is not None:
+            build_in_child(settings, reason, progress)
+        return
     report = ensure_index(settings, progress=progress)
     if report is not None:
         print_build_report(report)
         release_freed_memory()
+
+
+def build_in_child(settings: Any, reason: str, progress: bool = True) -> None:
+    """Run the build in a new Python process (settings as JSON on its stdin, its progress and
+    report on this process's terminal); an error if it fails."""
+    import subprocess
+
+    from index.errors import BuildFailed
+
+    print(f"{reason} Building the index from {settings.docs_dir} in a separate process …",
+          file=sys.stderr, flush=True)
+    command = [sys.executable, "-m", "ui.build_child"] + ([] if progress else ["--quiet"])
+    done = subprocess.run(command, input=settings.model_dump_json(), text=True, check=False)
+    if done.returncode != 0:
+        raise BuildFailed(f"The index build stopped (exit status {done.returncode}); the "
+                          "messages above say why. Nothing was served.")
 
 
 def release_freed_memory() -> None:
@@ -287,7 +311,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except ImportError:
             print("error: --mcp needs gradio[mcp], which is not installed here", file=sys.stderr)
             return 2
-    build_if_missing(settings.rag.index)
+    build_if_missing(settings.rag.index, in_child=True)
     from ui.app import serve
 
     return serve(settings)
@@ -300,7 +324,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         print("error: --workers must be from 1 to 64", file=sys.stderr)
         return 2
     settings = settings_from_args(UISettings, args)
-    build_if_missing(settings.rag.index)  # once, before the workers start
+    build_if_missing(settings.rag.index, in_child=True)  # once, before the workers start
     from ui.api_server import serve_api
 
     return serve_api(settings, args.workers)
