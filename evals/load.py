@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,10 @@ def run_sessions(url: str, sessions: int, turns: int, via: str = "api") -> dict[
     lock = threading.Lock()
 
     topics = opening_questions()
+    # every client is made before the clock starts: making 32 httpx clients takes about 0.66 s
+    # of the load process's CPU (each loads its TLS certificates), which the first run of this
+    # test counted against the server
+    ready = threading.Barrier(sessions + 1)
 
     def session(i: int) -> None:
         opening = topics[i % len(topics)]
@@ -82,6 +86,13 @@ def run_sessions(url: str, sessions: int, turns: int, via: str = "api") -> dict[
                     if r.status_code != 200:
                         return {"error": f"HTTP {r.status_code}: {r.text[:200]}"}
                     return r.json()
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            with lock:
+                errors.append(f"session {i}: {type(exc).__name__}: {exc}")
+            ready.wait()
+            return
+        ready.wait()
+        try:
             questions = conversation(opening, turns)
             own = ""
             history: list[dict[str, str]] = []
@@ -103,16 +114,20 @@ def run_sessions(url: str, sessions: int, turns: int, via: str = "api") -> dict[
                 errors.append(f"session {i}: {type(exc).__name__}: {exc}")
 
     threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
-    started = time.perf_counter()
     for t in threads:
         t.start()
+    ready.wait(timeout=600)
+    started, cpu = time.perf_counter(), time.process_time()
     for t in threads:
         t.join(timeout=600)
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     s = sorted(latencies) or [0.0]
     return {"via": via, "sessions": sessions, "turns": turns, "requests": len(latencies),
             "errors": len(errors), "error_samples": errors[:5], "mixed_sessions": mixed[:5],
             "mixed": len(mixed), "wall_seconds": round(wall, 2),
+            # the clients' own CPU on the same cores as the server (all this process's threads)
+            "client_cpu_seconds": round(cpu, 2),
             "answers_per_second": round(len(latencies) / wall, 1),
             "latency_ms": {"p50": round(statistics.median(s), 1),
                            "p95": round(s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))], 1)}}
@@ -203,7 +218,8 @@ def compute_bound(index_dir: Path, docs: Path, processes: int, seconds: float = 
 
 
 @contextlib.contextmanager
-def served(command: str = "serve", workers: int = 1) -> Iterator[tuple[str, Any, Path]]:
+def served(command: str = "serve", workers: int = 1,
+           server_args: Sequence[str] = ()) -> Iterator[tuple[str, Any, Path]]:
     """A seeds index served from a separate `rag serve` process (or `rag api --workers N`: the
     JSON API alone in N processes) on a free loopback port, so the clients do not share its
     interpreter: (url, the server process, its index folder), once it answers."""
@@ -219,6 +235,7 @@ def served(command: str = "serve", workers: int = 1) -> Iterator[tuple[str, Any,
                "--feedback-log", str(Path(tmp) / "fb.jsonl")]
         if command == "api":
             cmd += ["--workers", str(workers)]
+        cmd += list(server_args)
         server = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}/"
         try:
@@ -243,9 +260,9 @@ def served(command: str = "serve", workers: int = 1) -> Iterator[tuple[str, Any,
 
 
 def load_test(sessions: int = 32, turns: int = 3, command: str = "serve",
-              workers: int = 1) -> dict[str, Any]:
+              workers: int = 1, server_args: Sequence[str] = ()) -> dict[str, Any]:
     """The sessions against a served seeds index (``served``), beside the compute bound."""
-    with served(command, workers) as (url, _, index_dir):
+    with served(command, workers, server_args) as (url, _, index_dir):
         single = single_answer_ms(url, turns)
         cores = os.cpu_count() or 1
         # the same answers computed by as many processes as serve them, without the server
@@ -339,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory", type=int, metavar="N", default=0,
                         help="instead of the load test: server RSS while it answers N questions")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="one more argument for the server's command line (repeatable), "
+                             "e.g. --server-arg=--concurrency --server-arg=2")
     parser.add_argument("--answer-loop", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--index-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--docs", type=Path, help=argparse.SUPPRESS)
@@ -353,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.memory:
         print(json.dumps(memory_test(args.memory, args.turns, args.command, args.workers), indent=2))
         return 0
-    print(json.dumps(load_test(args.sessions, args.turns, args.command, args.workers), indent=2))
+    print(json.dumps(load_test(args.sessions, args.turns, args.command, args.workers,
+                               args.server_arg), indent=2))
     return 0
 
 

@@ -42,8 +42,8 @@ class ReaderConfig:
     # learns from the logits it will be given
     precision: str = "fp32"
     # "listwise": each question's pairs are one softmax with a "none of these" option of logit
-    # 0 (a question with no right sentence, or a near-miss copy, should pick it); None:
-    # pointwise binary cross-entropy, pair by pair
+    # 0 (a question with no right sentence, or a near-miss copy, should pick it); "both": that
+    # plus the pointwise loss; None: pointwise binary cross-entropy, pair by pair
     loss: str | None = None
 
 
@@ -113,7 +113,7 @@ def _plan(pairs: list[Pair], lengths: list[int], cfg: ReaderConfig,
           rng: random.Random) -> list[list[int]]:
     """Batches of pair indices for ``cfg.epochs`` passes: pointwise, about ``cfg.batch`` pairs
     of similar length; listwise, whole questions, about as many pairs in all."""
-    if cfg.loss == "listwise":
+    if cfg.loss in ("listwise", "both"):
         groups = question_groups(pairs)
         per = max(1, round(cfg.batch * len(groups) / len(pairs)))
         glen = [max(lengths[i] for i in g) for g in groups]
@@ -159,7 +159,7 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
     body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr},
                              {"params": net.head.parameters(), "lr": cfg.head_lr}], weight_decay=0.01)
-    if cfg.loss not in (None, "pointwise", "listwise"):
+    if cfg.loss not in (None, "pointwise", "listwise", "both"):
         raise ValueError(f"unknown reader loss {cfg.loss!r}")
     plan = _plan(pairs, [len(x) for x in ids], cfg, rng)
     steps = len(plan)
@@ -184,10 +184,11 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
             t[r, :n] = torch.tensor(types[i])
             m[r, :n] = 1
         out = net(x, m, t)
-        if cfg.loss == "listwise":
-            loss = listwise_loss(out, labels[b], question_groups([pairs[i] for i in b]))
-        else:
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(out, labels[b])
+        loss = out.new_zeros(())
+        if cfg.loss in ("listwise", "both"):
+            loss = loss + listwise_loss(out, labels[b], question_groups([pairs[i] for i in b]))
+        if cfg.loss != "listwise":
+            loss = loss + torch.nn.functional.binary_cross_entropy_with_logits(out, labels[b])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()

@@ -131,9 +131,10 @@ class TrainSettings(Settings):
         0.5, ge=0, le=1, description="share of answerable questions whose near-miss copy (a "
                                       "name or number swapped, or negated) trains the reader as "
                                       "a wrong pair with the sentences that answered it")
-    reader_loss: Literal["pointwise", "listwise"] = Field(
-        "pointwise", description="the reader learns each pair alone (binary cross-entropy) or "
-                                 "each question's pairs at once (a softmax with a \"none\" option)")
+    reader_loss: Literal["pointwise", "listwise", "both"] = Field(
+        "pointwise", description="the reader learns each pair alone (binary cross-entropy), "
+                                 "each question's pairs at once (a softmax with a \"none\" "
+                                 "option), or both losses added")
     reader_reads: int | None = Field(
         None, ge=1, le=8, description="candidates the reader scores per question when answering "
                                       "(default: all 8 it is trained on); fewer is faster")

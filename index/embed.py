@@ -171,7 +171,8 @@ class Embedder:
         if self._onnx.get(use) is None:
             with self._lock:
                 if self._onnx.get(use) is None:
-                    from index.onnx_encoder import OnnxQueryEncoder, OnnxUnavailable
+                    from index.errors import EngineMissing, OnnxUnavailable
+                    from index.onnx_encoder import OnnxQueryEncoder
 
                     try:
                         self._onnx[use] = OnnxQueryEncoder.load_or_export(
@@ -181,7 +182,7 @@ class Embedder:
                         if choice == "onnx" or int8:
                             raise
                         if engine == "openvino":  # the fused PyTorch model then
-                            (log.info if "not installed" in str(exc) else log.warning)(
+                            (log.info if isinstance(exc, EngineMissing) else log.warning)(
                                 "bf16 queries without OpenVINO: %s", exc)
                         else:
                             log.warning("%s use PyTorch: %s", use.capitalize(), exc)

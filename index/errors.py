@@ -45,6 +45,11 @@ class OnnxUnavailable(RagError):
     another engine is used instead (index.onnx_encoder, index.openvino_session)."""
 
 
+class EngineMissing(OnnxUnavailable):
+    """The engine's package is not installed: the next engine is used, with nothing to warn
+    about (a failure of an installed engine is logged as a warning)."""
+
+
 def rebuild_hint(index_dir: object, docs_dir: object | None = None) -> str:
     docs = f" --docs {docs_dir}" if docs_dir else ""
     return f"Rebuild it with: rag index build{docs} --index-dir {index_dir} --full"

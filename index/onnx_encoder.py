@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import OnnxUnavailable
+from index.errors import EngineMissing, OnnxUnavailable
 from index.store import file_sha256
 
 log = logging.getLogger(__name__)
@@ -305,7 +305,7 @@ class OnnxQueryEncoder:
             from index.openvino_session import openvino_available
 
             if not openvino_available():
-                raise OnnxUnavailable("openvino is not installed")
+                raise EngineMissing("openvino is not installed")
         with cache_lock(Path(cache_dir)):
             if _meta(folder) is None:
                 log.info("Exporting the query encoder to ONNX in %s (once per model)", folder)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import OnnxUnavailable
+from index.errors import EngineMissing, OnnxUnavailable
 from index.store import file_sha256
 
 IR_FORMAT = 1  # the cached OpenVINO model's layout; another is made anew
@@ -74,7 +74,7 @@ class OpenVinoSession:
         try:
             import openvino as ov
         except ImportError as exc:
-            raise OnnxUnavailable(f"openvino is not installed ({exc})") from exc
+            raise EngineMissing(f"openvino is not installed ({exc})") from exc
         core = ov.Core()
         config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": max(1, threads),
                   "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": pin}

@@ -300,12 +300,13 @@ class Reader:
             if backend == "onnx":
                 raise ReaderError("the bf16 reader runs on OpenVINO or PyTorch, not ONNX Runtime")
             if backend in ("auto", "openvino"):
-                from index.onnx_encoder import OnnxUnavailable, cache_lock
+                from index.errors import EngineMissing, OnnxUnavailable
+                from index.onnx_encoder import cache_lock
                 from index.openvino_session import OpenVinoSession, openvino_available
 
                 try:
                     if not openvino_available():  # before the export, which it alone would use
-                        raise OnnxUnavailable("openvino is not installed")
+                        raise EngineMissing("openvino is not installed")
                     # one process at a time makes or reads the cached models (rag api's
                     # workers start together)
                     with cache_lock(self.cache_dir):
@@ -320,7 +321,7 @@ class Reader:
                 except OnnxUnavailable as exc:
                     if backend == "openvino":
                         raise ReaderError(str(exc)) from exc
-                    (log.info if "not installed" in str(exc) else log.warning)(
+                    (log.info if isinstance(exc, EngineMissing) else log.warning)(
                         "The bf16 reader runs on PyTorch: %s", exc)
             backend = "torch"
         elif backend == "openvino":
