@@ -19,7 +19,11 @@ from index.onnx_encoder import STEP, OnnxUnavailable, export_dir, padded_width
 
 
 def test_fused_bf16_vectors_match_fp32(embedder: Embedder, model_path: str, seed_index,  # noqa: ANN001
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                       monkeypatch: pytest.MonkeyPatch,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
     monkeypatch.setattr(openvino_session, "openvino_available", lambda: False)
     bf16 = Embedder(model_path, "bf16", batch_size=4, query_encoder="auto", cache_dir=embedder.cache_dir)
     bf16._model = embedder.model  # the shared fp32 model: the fused copy must leave it alone
@@ -37,6 +41,9 @@ def test_fused_bf16_vectors_match_fp32(embedder: Embedder, model_path: str, seed
     assert (q * embedder.model.encode(questions, normalize_embeddings=True)).sum(axis=1).min() > 0.999
     # one text alone gets the vector it gets in a batch (padding changes nothing)
     assert np.allclose(bf16.encode_queries(questions[1:]), q[1:], atol=2e-3)
+    # OpenVINO not installed is said, not warned about (index.errors.EngineMissing)
+    said = [r for r in caplog.records if "without OpenVINO" in r.getMessage()]
+    assert said and all(r.levelno == logging.INFO for r in said)
     assert next(embedder.model.parameters()).dtype == torch.float32
     # an engine asked for by name is kept
     named = Embedder(model_path, "bf16", query_encoder="onnx", cache_dir=embedder.cache_dir)
@@ -106,6 +113,10 @@ def test_openvino_says_why_it_cannot_run(tmp_path: Path, embedder: Embedder, mod
     good = export_dir(embedder.cache_dir, model_fingerprint(model_path)) / "model.onnx"
     session = openvino_session.OpenVinoSession(good, 1)
     assert session.precision in ("bf16", "f32")  # what the CPU allowed
+    # threads not pinned to cores unless asked: pinned, two one-thread processes share a core
+    assert session._compiled.get_property("ENABLE_CPU_PINNING") is False
+    assert openvino_session.OpenVinoSession(good, 1, pin=True)._compiled.get_property(
+        "ENABLE_CPU_PINNING") is True
 
 
 def test_openvino_model_is_cached_checked_and_remade(embedder: Embedder, model_path: str,
