@@ -46,3 +46,16 @@ def test_a_failed_build_in_the_child_is_an_error_here(tmp_path: Path, model_path
     assert "error:" in capfd.readouterr().err  # the child's own message, on the terminal
     with pytest.raises(NoDocuments, match="not found"):  # told here, before any child starts
         build_if_missing(_settings(tmp_path / "missing", tmp_path, model_path), in_child=True)
+
+
+def test_the_child_refuses_bad_input(monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from ui import build_child
+
+    assert build_child.main(["--full"]) == 2
+    assert "usage" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"docs_dir": "seeds", "no_such_setting": 1}'))
+    assert build_child.main([]) == 2
+    assert "no_such_setting" in capsys.readouterr().err
