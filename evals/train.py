@@ -221,9 +221,9 @@ def without_reader(data: list[Any]) -> list[Any]:
 
     import numpy as np
 
-    from rag.candidates import SENTENCE_FEATURES
+    from rag.candidates import READER_FEATURES, SENTENCE_FEATURES
 
-    cols = [SENTENCE_FEATURES.index("reader"), SENTENCE_FEATURES.index("reader_to_max")]
+    cols = [SENTENCE_FEATURES.index(name) for name in READER_FEATURES]
     out = []
     for e in data:
         cands = []

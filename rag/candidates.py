@@ -27,6 +27,7 @@ BACK_REFERENCE = re.compile(
     r"for this reason|as a result|in other words|in turn|indeed|he|she|they|his|her|their)\b", re.I)
 _WORD = re.compile(r"\w+")
 
+READER_FEATURES = ("reader", "reader_to_max", "reader_logp")  # missing without a reader
 SENTENCE_FEATURES = [
     "cos", "cos_gap", "cos_rank", "cos_passage", "lex", "lex_ctx", "bigram", "lex_passage",
     "miss_max", "miss_sum", "miss_passage_max", "inv_rank", "fused", "novelty", "log_words",
@@ -40,16 +41,21 @@ SENTENCE_FEATURES = [
     # and the signed distance in characters / 100 to the nearest sentence that does (NaN when
     # no candidate of the same document does). Follow-ups tend to ask about what comes next.
     "last_here", "last_dist",
-    # the reader's logit (rag.reader) and its gap to the question's best; NaN where it did not
-    # read the sentence (outside its top, or no reader)
-    "reader", "reader_to_max",
+    # the reader's logit (rag.reader), its gap to the question's best, and its log-probability
+    # in a softmax over the sentences read plus a "none of them" option at logit 0 (the
+    # listwise loss the reader is trained with); NaN where it did not read the sentence
+    # (outside its top, or no reader)
+    *READER_FEATURES,
 ]
 RELATIVE = ("lex", "bigram", "miss_max", "miss_sum", "lex_passage", "fused", "lex_ctx", "new_caps")
 QUESTION_FEATURES = [
     "p1", "p2", "p_gap", "p_sum", "cos_max", "lex_best", "miss_max_best", "miss_passage_best",
     "miss_passage_min", "lex_max", "offers_best", "offers_any_top3", "q_terms", "q_unknown",
     "q_unknown_max", "top_fused", "follow_up", *[f"kind_{k}" for k in KINDS],
-    "reader_max", "reader_gap",
+    # the reader's best logit and its gap to the second; the log-probability of "none" in the
+    # softmax of reader_logp, and that of the sentence the scorer ranks first (-10 when the
+    # reader read others but not it)
+    "reader_max", "reader_gap", "reader_none", "reader_best_logp",
 ]
 
 
@@ -186,7 +192,7 @@ class CandidateBuilder:
             matrix[:, col["kind_none"]] = 1.0
         matrix[:, col["last_here"]], matrix[:, col["last_dist"]] = last_answer_place(
             [(r[0].passage.doc_id, r[1], r[3]) for r in rows], said[-1] if said else "")
-        matrix[:, col["reader"]] = matrix[:, col["reader_to_max"]] = np.nan
+        matrix[:, [col[name] for name in READER_FEATURES]] = np.nan
         return [Candidate(h, s, e, t, matrix[i]) for i, (h, s, e, t, _) in enumerate(rows)]
 
 
@@ -244,12 +250,14 @@ def before_text(c: Candidate) -> str:
 
 def set_reader(cands: list[Candidate], picked: np.ndarray, logits: np.ndarray) -> None:
     """Write the reader's logits of the ``picked`` candidates into their features."""
-    col = SENTENCE_FEATURES.index("reader")
-    gap = SENTENCE_FEATURES.index("reader_to_max")
+    col, gap, logp = (SENTENCE_FEATURES.index(name) for name in READER_FEATURES)
+    logits = np.asarray(logits, dtype=np.float64)
     best = float(np.max(logits)) if len(logits) else np.nan
+    total = float(np.logaddexp.reduce(np.append(logits, 0.0)))  # with "none" at logit 0
     for i, v in zip(picked, logits, strict=True):
         cands[int(i)].features[col] = float(v)
         cands[int(i)].features[gap] = float(v) - best
+        cands[int(i)].features[logp] = float(v) - total
 
 
 def _subject(sentence: str) -> str:
@@ -290,6 +298,9 @@ def question_features(cands: list[Candidate], probs: np.ndarray) -> np.ndarray:
         if len(read):
             out["reader_max"] = float(read[0])
             out["reader_gap"] = float(read[0] - read[1]) if len(read) > 1 else 0.0
+            out["reader_none"] = -float(np.logaddexp.reduce(np.append(read.astype(np.float64), 0.0)))
+            mine = best[col["reader_logp"]]
+            out["reader_best_logp"] = float(mine) if np.isfinite(mine) else -10.0
         for k in KINDS:
             out[f"kind_{k}"] = float(best[col[f"kind_{k}"]])
     return np.asarray([out[n] for n in QUESTION_FEATURES], dtype=np.float32)

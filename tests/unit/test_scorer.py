@@ -11,7 +11,7 @@ import pytest
 
 from evals.answerer_train import export_trees, fit_model
 from index.types import Passage
-from rag.candidates import QUESTION_FEATURES, SENTENCE_FEATURES, Candidate
+from rag.candidates import QUESTION_FEATURES, READER_FEATURES, SENTENCE_FEATURES, Candidate
 from rag.extractive import ABSTAIN_TEXT, ExtractiveAnswerer
 from rag.scorer import FORMAT, AnswerScorer, Model, ScorerError, save_scorer
 from rag.types import Hit
@@ -162,8 +162,8 @@ def test_the_reader_reads_the_top_candidates_by_cosine_and_word_ranks() -> None:
     cos = SENTENCE_FEATURES.index("cos")
     for c, v in zip(cands, [0.1, 0.8, 0.6, 0.2], strict=True):
         c.features[cos] = v
-    for c in cands:
-        c.features[SENTENCE_FEATURES.index("reader")] = np.nan
+    for c in cands:  # unread, as CandidateBuilder.build leaves them
+        c.features[[SENTENCE_FEATURES.index(name) for name in READER_FEATURES]] = np.nan
     key = reader_key(np.stack([c.features for c in cands]))
     # ranks by cosine (1, 2, 3, 0 best first) and by words (0, 2, 3, 1): sentence 2 is best overall
     picked = reader_pick(key, 2)
@@ -175,6 +175,16 @@ def test_the_reader_reads_the_top_candidates_by_cosine_and_word_ranks() -> None:
     assert sum(np.isfinite(c.features[col]) for c in cands) == 2
     q = dict(zip(QUESTION_FEATURES, question_features(cands, np.array([0.1, 0.2, 0.9, 0.3])), strict=True))
     assert q["reader_max"] == 1.5 and q["reader_gap"] == 2.0
+    # a softmax over the two read and "none" at logit 0: the three log-probabilities sum to 1
+    logp = SENTENCE_FEATURES.index("reader_logp")
+    read_logp = [cands[int(i)].features[logp] for i in picked]
+    assert np.exp(read_logp).sum() + np.exp(q["reader_none"]) == pytest.approx(1.0, abs=1e-6)
+    assert read_logp[0] > q["reader_none"] > read_logp[1]
+    # the scorer's best (sentence 2, probability 0.9) is the reader's best
+    assert q["reader_best_logp"] == pytest.approx(read_logp[0], abs=1e-6)
+    unread = next(i for i in range(len(cands)) if i not in picked)
+    best_unread = question_features(cands, np.where(np.arange(len(cands)) == unread, 0.95, 0.1))
+    assert dict(zip(QUESTION_FEATURES, best_unread, strict=True))["reader_best_logp"] == -10.0
     assert before_text(cands[0]) == "" and before_text(cands[2]) == cands[1].text
 
 
