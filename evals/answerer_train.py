@@ -73,7 +73,7 @@ class Example:
 @dataclass(frozen=True)
 class TrainConfig:
     model: ModelKind = "trees"
-    answer_model: ModelKind = "logistic"
+    answer_model: ModelKind = "trees"
     inner_folds: int = 4
     target_false_abstention: float = 0.06
     max_mean_words: float = 30.0
