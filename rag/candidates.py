@@ -248,12 +248,18 @@ def before_text(c: Candidate) -> str:
     return sents[pos - 1][2] if pos else ""
 
 
+def reader_log_total(logits: np.ndarray) -> float:
+    """The log of the softmax's denominator over the reader's logits plus "none" at logit 0 (the
+    listwise loss's): a logit minus this is its log-probability, and minus this alone is that of
+    "none"."""
+    return float(np.logaddexp.reduce(np.append(np.asarray(logits, dtype=np.float64), 0.0)))
+
+
 def set_reader(cands: list[Candidate], picked: np.ndarray, logits: np.ndarray) -> None:
     """Write the reader's logits of the ``picked`` candidates into their features."""
     col, gap, logp = (SENTENCE_FEATURES.index(name) for name in READER_FEATURES)
-    logits = np.asarray(logits, dtype=np.float64)
     best = float(np.max(logits)) if len(logits) else np.nan
-    total = float(np.logaddexp.reduce(np.append(logits, 0.0)))  # with "none" at logit 0
+    total = reader_log_total(logits)
     for i, v in zip(picked, logits, strict=True):
         cands[int(i)].features[col] = float(v)
         cands[int(i)].features[gap] = float(v) - best
@@ -298,7 +304,7 @@ def question_features(cands: list[Candidate], probs: np.ndarray) -> np.ndarray:
         if len(read):
             out["reader_max"] = float(read[0])
             out["reader_gap"] = float(read[0] - read[1]) if len(read) > 1 else 0.0
-            out["reader_none"] = -float(np.logaddexp.reduce(np.append(read.astype(np.float64), 0.0)))
+            out["reader_none"] = -reader_log_total(read)
             mine = best[col["reader_logp"]]
             out["reader_best_logp"] = float(mine) if np.isfinite(mine) else -10.0
         for k in KINDS:
