@@ -46,8 +46,12 @@ ModelKind = Literal["trees", "logistic"]
 RATIOS = (1.01, 0.9, 0.8, 0.7, 0.6, 0.5)  # 1.01: never a second sentence on probability alone
 # the answer policies measured (rag.extractive.choose): a close second sentence, and each kind of
 # context sentence on or off
+# ... or more sentences by their likely gain per word (rag.extractive.by_gain_per_word)
+PER_WORD = (0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02)
 POLICIES = tuple({"second_ratio": r, "lean": lean, "explain": explain, "both": both}
-                 for lean, explain, both in itertools.product((True, False), repeat=3) for r in RATIOS)
+                 for lean, explain, both in itertools.product((True, False), repeat=3) for r in RATIOS) \
+    + tuple({"per_word": w, "lean": lean, "explain": explain, "both": both}
+            for lean, explain, both in itertools.product((True, False), repeat=3) for w in PER_WORD)
 
 # the served answer's limits under the default settings (AnswerSettings)
 SERVED = Shape.of(AnswerSettings())

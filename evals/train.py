@@ -382,13 +382,15 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
                   f"against {full['false_abstention']:.3f}."]
     lines += ["", f"Answer policies (final fit, inner out-of-fold; at most {settings.max_mean_words:g} "
               "mean words; the chosen one first, then the ten most accurate):", "",
-              "| second ratio | lean | explain | both | accuracy | mean words |", "|---|---|---|---|---|---|"]
-    chosen = {k: inner[k] for k in ("second_ratio", "lean", "explain", "both") if k in inner}
+              "| second ratio | per word | lean | explain | both | accuracy | mean words |",
+              "|---|---|---|---|---|---|---|"]
+    keys = ("second_ratio", "per_word", "lean", "explain", "both")
+    chosen = {k: inner.get(k) for k in keys}
     rows = sorted(inner["by_policy"], key=lambda m: -m["accuracy"])
-    picked = next(m for m in rows if all(m[k] == v for k, v in chosen.items()))
+    picked = next(m for m in rows if all(m.get(k) == v for k, v in chosen.items()))
     for m in [picked, *[m for m in rows if m is not picked][:10]]:
-        lines.append(f"| {m['second_ratio']} | {m['lean']} | {m['explain']} | {m['both']} | "
-                     f"{m['accuracy']:.3f} | {m['answer_words']:.1f} |")
+        lines.append(f"| {m.get('second_ratio', '–')} | {m.get('per_word', '–')} | {m['lean']} | "
+                     f"{m['explain']} | {m['both']} | {m['accuracy']:.3f} | {m['answer_words']:.1f} |")
     lines += ["", "![abstention curve](abstention_curve.png)", "",
               f"Saved {settings.out} ({settings.out.stat().st_size / 1e6:.2f} MB): {describe(spec)}"]
     (report / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

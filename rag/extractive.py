@@ -7,8 +7,9 @@ threshold (chosen on held-out folds, see ``rag train-answerer``) the assistant a
 The answer leads with the best sentence; another sentence joins only when the best one leans
 on it (a back-reference), when a why/how question needs the explanation next to it, when
 the question spans two documents (the scorer's ``lean``, ``explain`` and ``both``), or when a
-second sentence is nearly as likely as the best (``second_ratio``); all chosen by held-out
-measurement in ``rag train-answerer``, which simulates answers through ``choose`` itself.
+second sentence is nearly as likely as the best (``second_ratio``), or, in the other kind of
+policy, while a sentence's likely gain is worth its words (``per_word``); all chosen by
+held-out measurement in ``rag train-answerer``, which simulates answers through ``choose``.
 """
 
 from __future__ import annotations
@@ -92,10 +93,34 @@ def choose(cands: list[Candidate], question: str, threshold: float, policy: dict
         other = next((c for c in ranked if c.hit.passage.doc_id != best.hit.passage.doc_id), None)
         if other is not None:
             add(other)
+    if policy.get("per_word") is not None:
+        for c in by_gain_per_word(chosen, ranked, float(policy["per_word"]), shape.max_sentences):
+            add(c)
+        return chosen
     ratio = float(policy.get("second_ratio", 1.01))
     if len(ranked) > 1 and ranked[1].prob >= ratio * best.prob:
         add(ranked[1])
     return chosen
+
+
+def by_gain_per_word(chosen: list[Candidate], ranked: list[Candidate], per_word: float,
+                     max_sentences: int) -> list[Candidate]:
+    """More sentences, each while what it is likely to add is worth its length: the chance
+    that it answers and none chosen so far does (the sentence probabilities taken as
+    independent), at least ``per_word`` per word. A long sentence must be likelier than a
+    short one, and after a sure best sentence none is worth adding. The next few of
+    ``ranked`` are tried in order; ``per_word`` is a policy choice made on held-out folds."""
+    miss = float(np.prod([1.0 - c.prob for c in chosen]))
+    out: list[Candidate] = []
+    for c in ranked[1:max_sentences + 1]:
+        if len(chosen) + len(out) >= max_sentences:
+            break
+        if c in chosen:
+            continue
+        if c.prob * miss >= per_word * max(1, len(c.text.split())):
+            out.append(c)
+            miss *= 1.0 - c.prob
+    return out
 
 
 def neighbours(best: Candidate, ranked: list[Candidate], question: str, lean: bool = True,

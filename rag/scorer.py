@@ -100,7 +100,7 @@ class AnswerScorer:
     sentence: Model
     answer: Model
     threshold: float
-    policy: dict[str, Any]  # second_ratio (float); lean, explain, both (bool)
+    policy: dict[str, Any]  # second_ratio or per_word (float); lean, explain, both (bool)
     manifest: dict[str, Any]
     # the reader (rag.reader) whose logits the sentence model reads, and how many candidates
     # it reads per question; None: trained without one (its features are missing values)

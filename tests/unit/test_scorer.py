@@ -260,6 +260,8 @@ def test_the_last_answer_is_placed_among_the_candidates() -> None:
     ("Keepers?", [0.1, 0.2, 0.9, 0.85], {"second_ratio": 0.8}),
     ("What guided ships past the reef?", [0.2, 0.9, 0.1, 0.1], {"second_ratio": 1.01, "lean": False}),
     ("Why did keepers live there?", [0.1, 0.2, 0.9, 0.3], {"second_ratio": 1.01, "explain": False}),
+    ("Keepers?", [0.1, 0.2, 0.9, 0.85], {"per_word": 0.001, "lean": False}),
+    ("Keepers?", [0.1, 0.2, 0.9, 0.85], {"per_word": 0.5, "lean": False}),
 ])
 def test_training_simulates_the_answer_users_get(question: str, lex: list[float], policy: dict) -> None:
     """The held-out figures of rag train-answerer come from answer_words; they describe the
@@ -313,3 +315,22 @@ def test_bf16_batches_have_a_fixed_shape() -> None:
     assert (out["attention_mask"][2:].sum(axis=1) == 1).all()  # padded rows: never all masked
     assert fixed_shape(batch, 64, 8)["input_ids"].dtype == batch["input_ids"].dtype
     assert fixed_shape({k: np.tile(v, (5, 1)) for k, v in batch.items()}, 2, 8)["input_ids"].shape == (16, 3)
+
+
+def test_more_sentences_join_while_their_likely_gain_is_worth_their_words() -> None:
+    from rag.extractive import by_gain_per_word
+
+    def cand(prob: float, words: int) -> Candidate:
+        return Candidate(None, 0, 0, " ".join(["w"] * words), np.zeros(1), prob)  # type: ignore[arg-type]
+
+    best, close, long, short = cand(0.5, 10), cand(0.4, 10), cand(0.4, 40), cand(0.3, 5)
+    # 0.4 x (1 - 0.5) = 0.2 for 10 words: 0.02 a word
+    assert by_gain_per_word([best], [best, close], 0.01, 3) == [close]
+    assert by_gain_per_word([best], [best, close], 0.03, 3) == []
+    # the same chance in 40 words is not worth it; a less likely short sentence is
+    assert by_gain_per_word([best], [best, long, short], 0.01, 3) == [short]
+    # after a sure best sentence a close second adds little (the ratio rule would add it)
+    sure, second = cand(0.97, 10), cand(0.9, 10)
+    assert by_gain_per_word([sure], [sure, second], 0.005, 3) == []
+    # the answer's sentence limit holds
+    assert by_gain_per_word([best], [best, close, short], 0.0001, 2) == [close]
