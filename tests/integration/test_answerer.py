@@ -144,3 +144,21 @@ def test_the_cascade_reads_only_where_the_fast_stage_is_unsure(assistant) -> Non
         same += a.text == b.text
     assert False in used  # the bound is below 1: some questions are sure enough unread
     assert same >= 0.8 * len(items)
+
+
+def test_kept_sentence_texts_give_the_features_worked_out_afresh(assistant, dev_items) -> None:  # noqa: ANN001
+    """CandidateBuilder keeps what each sentence's text alone gives; a question asked again,
+    and the same question by a builder with nothing kept, get the same features."""
+    from rag.candidates import CandidateBuilder
+
+    fresh = CandidateBuilder(assistant.index, assistant.embedder, cache_size=1)  # keeps ~nothing
+    for item in dev_items[:8]:
+        p = assistant.prepare(item["question"], item["history"], None, None, None)
+        first = assistant.candidates(p, read=False)
+        again = assistant.candidates(p, read=False)
+        afresh = fresh.build(p.query.text, p.qvec, p.hits, p.query.context, p.focus, p.said)
+        assert first and len(first) == len(again) == len(afresh)
+        for a, b, c in zip(first, again, afresh, strict=True):
+            np.testing.assert_array_equal(a.features, b.features)
+            np.testing.assert_array_equal(a.features, c.features)
+    assert len(fresh._sentences) <= 1 and len(assistant.builder._sentences) > 1
