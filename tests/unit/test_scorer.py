@@ -34,6 +34,37 @@ def test_exported_trees_predict_what_sklearn_predicts() -> None:
     assert np.allclose(ours, clf.predict_proba(x)[:, 1], atol=1e-5)
 
 
+def plain_walk(spec: dict, x: np.ndarray) -> np.ndarray:
+    """Each tree walked node by node, as it was fitted (the reference for Model.raw)."""
+    out = np.full(len(x), float(spec["baseline"]))
+    for i, row in enumerate(x):
+        for t in range(len(spec["feature"])):
+            n = 0
+            while not spec["leaf"][t][n]:
+                v = row[spec["feature"][t][n]]
+                left = spec["missing_left"][t][n] if np.isnan(v) else v <= spec["threshold"][t][n]
+                n = spec["left"][t][n] if left else spec["right"][t][n]
+            out[i] += spec["value"][t][n]
+    return out
+
+
+def test_the_bundled_trees_score_what_a_plain_walk_scores() -> None:
+    from rag.scorer import BUNDLED
+
+    spec = json.loads(BUNDLED.read_text())
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(60, len(SENTENCE_FEATURES))) * 2
+    x[rng.random(x.shape) < 0.2] = np.nan  # the reader's features are missing where it did not read
+    x[0, :] = np.nan
+    x[1, :], x[2, :] = np.inf, -np.inf
+    x[3, :] = 0.0
+    for m in (spec["sentence_model"], spec["fast"]["sentence_model"]):
+        np.testing.assert_allclose(Model(m).raw(x), plain_walk(m, x), rtol=0, atol=1e-9)
+    q = x[:, :len(QUESTION_FEATURES)]
+    np.testing.assert_allclose(Model(spec["answer_model"]).raw(q), plain_walk(spec["answer_model"], q),
+                               rtol=0, atol=1e-9)
+
+
 def test_logistic_spec_predicts_what_sklearn_predicts() -> None:
     x, y = toy(seed=1)
     spec = fit_model(x, y, "logistic", seed=0)
