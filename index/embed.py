@@ -132,6 +132,9 @@ class Embedder:
         of 0.9999 of fp32."""
         if self.query_encoder != "auto" or self.precision != "bf16":
             return None
+        found = self._onnx.get("queries-openvino")
+        if found:  # made: the path every query takes after the first
+            return found
         return (self._onnx_session("queries-openvino", "auto", self.query_threads or os.cpu_count() or 1,
                                    engine="openvino") or self._fused_encoder())
 
