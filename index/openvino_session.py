@@ -100,8 +100,10 @@ class OpenVinoSession:
             except queue.Empty:
                 request = self._compiled.create_infer_request()
             try:
-                # infer() returns copies of the outputs (share_outputs=False): safe to keep
-                return [np.asarray(request.infer(feeds)[0], dtype=np.float32)]
+                # infer() returns copies of the outputs (share_outputs=False): safe to keep; the
+                # inputs are read in place (share_inputs), not copied: the caller made them
+                # for this call and does not change them
+                return [np.asarray(request.infer(feeds, share_inputs=True)[0], dtype=np.float32)]
             finally:
                 self._idle.put(request)
 
