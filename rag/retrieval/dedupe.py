@@ -11,19 +11,24 @@ def _tokens(text: str) -> set[str]:
 
 def near_duplicate(a: str, b: str, threshold: float = 0.8) -> bool:
     """True when most words of the shorter text are in the other."""
-    ta, tb = _tokens(a), _tokens(b)
+    return _overlapping(_tokens(a), _tokens(b), threshold)
+
+
+def _overlapping(ta: set[str], tb: set[str], threshold: float = 0.8) -> bool:
     if not ta or not tb:
         return False
     return len(ta & tb) / min(len(ta), len(tb)) >= threshold
 
 
 def first_distinct(rows: list[int], text_of: dict[int, str] | list[str], k: int) -> list[int]:
-    """The first ``k`` rows whose text is no near-duplicate of an earlier kept row."""
-    kept: list[int] = []
+    """The first ``k`` rows whose text is no near-duplicate of an earlier kept row (each
+    row's words taken once)."""
+    kept: list[tuple[int, set[str]]] = []
     for i in rows:
-        if any(near_duplicate(text_of[i], text_of[j]) for j in kept):
+        words = _tokens(text_of[i])
+        if any(_overlapping(words, other) for _, other in kept):
             continue
-        kept.append(i)
+        kept.append((i, words))
         if len(kept) >= k:
             break
-    return kept
+    return [i for i, _ in kept]
