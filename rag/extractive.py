@@ -94,7 +94,7 @@ def choose(cands: list[Candidate], question: str, threshold: float, policy: dict
         if other is not None:
             add(other)
     if policy.get("per_word") is not None:
-        for c in by_gain_per_word(chosen, ranked, float(policy["per_word"]), shape.max_sentences):
+        for c in by_gain_per_word(chosen, ranked, float(policy["per_word"]), shape):
             add(c)
         return chosen
     ratio = float(policy.get("second_ratio", 1.01))
@@ -104,22 +104,26 @@ def choose(cands: list[Candidate], question: str, threshold: float, policy: dict
 
 
 def by_gain_per_word(chosen: list[Candidate], ranked: list[Candidate], per_word: float,
-                     max_sentences: int) -> list[Candidate]:
+                     shape: Shape = Shape()) -> list[Candidate]:
     """More sentences, each while what it is likely to add is worth its length: the chance
     that it answers and none chosen so far does (the sentence probabilities taken as
-    independent), at least ``per_word`` per word. A long sentence must be likelier than a
-    short one, and after a sure best sentence none is worth adding. The next few of
-    ``ranked`` are tried in order; ``per_word`` is a policy choice made on held-out folds."""
+    independent), at least ``per_word`` per word, within the answer's limits. A long sentence
+    must be likelier than a short one, and after a sure best sentence none is worth adding.
+    The next few of ``ranked`` are tried in order; ``per_word`` is a policy choice made on
+    held-out folds."""
     miss = float(np.prod([1.0 - c.prob for c in chosen]))
+    words = sum(len(c.text.split()) for c in chosen)
     out: list[Candidate] = []
-    for c in ranked[1:max_sentences + 1]:
-        if len(chosen) + len(out) >= max_sentences:
+    for c in ranked[1:shape.max_sentences + 1]:
+        if len(chosen) + len(out) >= shape.max_sentences:
             break
-        if c in chosen:
+        n = len(c.text.split())
+        if c in chosen or words + n > shape.max_words:
             continue
-        if c.prob * miss >= per_word * max(1, len(c.text.split())):
+        if c.prob * miss >= per_word * max(1, n):
             out.append(c)
             miss *= 1.0 - c.prob
+            words += n
     return out
 
 

