@@ -97,6 +97,7 @@ class Embedder:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else Path(".rag/cache")
         self.document_threads = document_threads  # None: one per core (a build has the machine)
         self.query_threads = query_threads  # bf16 engines only; 0: one per core
+        self._bf16_query_threads = query_threads or os.cpu_count() or 1  # once, not per query
         self._model: SentenceTransformer | None = None
         # "queries", "documents" (ONNX Runtime), "queries-openvino" (bf16): encoder, or False:
         # that engine cannot run (another is used)
@@ -132,11 +133,8 @@ class Embedder:
         of 0.9999 of fp32."""
         if self.query_encoder != "auto" or self.precision != "bf16":
             return None
-        found = self._onnx.get("queries-openvino")
-        if found:  # made: the path every query takes after the first
-            return found
-        return (self._onnx_session("queries-openvino", "auto", self.query_threads or os.cpu_count() or 1,
-                                   engine="openvino") or self._fused_encoder())
+        return (self._onnx_session("queries-openvino", "auto", self._bf16_query_threads, engine="openvino")
+                or self._fused_encoder())
 
     def _fused_encoder(self) -> Any:
         """index.fused.FusedEncoder when the precision is bf16 and the model can be traced
