@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def squash(text: str) -> str:
 @dataclass(frozen=True)
 class SentenceText:
     """What the features need of a sentence's text alone, whatever the question: worked out
-    once per sentence and kept (CandidateBuilder.sentence)."""
+    once per sentence text and kept (CandidateBuilder.sentence)."""
 
     terms: frozenset[str]        # its BM25 terms
     bigrams: frozenset[tuple[str, str]]
@@ -104,9 +105,9 @@ class SentenceText:
 
 class CandidateBuilder:
     """Candidate sentences of the top passages, with features, for one question. What a
-    sentence's or passage's text alone gives is kept for the next questions (at most
-    ``cache_size`` sentences, about 5 KB each; the collection is fixed for a builder's life):
-    the seed dev set's candidates took 2.9 ms an answer to build without it."""
+    sentence's or passage's text alone gives is kept for the next questions, by text (at most
+    ``cache_size`` sentences, about 5 KB each): the seed dev set's candidates took 2.9 ms an
+    answer to build without it."""
 
     def __init__(self, index: SearchIndex, embedder: object, passages: int = 5,
                  cache_size: int = 5_000) -> None:
@@ -115,31 +116,13 @@ class CandidateBuilder:
         self.passages = passages
         self._vocab, self._idf = idf_table(index.bm25)
         self._max_idf = float(self._idf.max()) if len(self._idf) else 1.0
-        self._cache_size = cache_size
-        self._sentences: dict[tuple[str, int, int], SentenceText] = {}
-        self._passage_terms: dict[str, frozenset[str]] = {}
-
-    def sentence(self, doc_id: str, start: int, end: int, text: str) -> SentenceText:
-        """The question-free part of a sentence's features (kept; dropped all at once when
-        the cache is full, which threads may race on harmlessly: an entry is only ever
-        replaced by an equal one)."""
-        key = (doc_id, start, end)
-        found = self._sentences.get(key)
-        if found is None:
-            found = SentenceText.of(text, self.index.bm25.analyze, start == 0)
-            if len(self._sentences) >= self._cache_size:
-                self._sentences = {}
-            self._sentences[key] = found
-        return found
-
-    def passage_terms(self, passage_id: str, text: str) -> frozenset[str]:
-        found = self._passage_terms.get(passage_id)
-        if found is None:
-            found = frozenset(self.index.bm25.analyze(text))
-            if len(self._passage_terms) >= self._cache_size:
-                self._passage_terms = {}
-            self._passage_terms[passage_id] = found
-        return found
+        analyze = index.bm25.analyze
+        # the question-free part of a sentence's features, and a passage's BM25 terms, by text
+        # (and whether the sentence opens its document); least recently used dropped first
+        self.sentence = lru_cache(maxsize=cache_size)(
+            lambda text, first: SentenceText.of(text, analyze, first))
+        self.passage_terms = lru_cache(maxsize=cache_size)(
+            lambda text: frozenset(analyze(text)))
 
     def _weights(self, terms: list[str]) -> dict[str, float]:
         return {t: float(self._idf[self._vocab[t]]) if t in self._vocab else self._max_idf
@@ -172,7 +155,7 @@ class CandidateBuilder:
             sims = vecs @ qvec
             row = self.index.row_of(p.id)
             cos_passage = float(self.index.vectors[row] @ qvec) if row is not None else float(np.max(sims))
-            pterms = self.passage_terms(p.id, p.text)
+            pterms = self.passage_terms(p.text)
             lex_passage = sum(w for t, w in qw.items() if t in pterms) / total_q
             missing_p = [w for t, w in qw.items() if t not in pterms]
             previous_row: int | None = None
@@ -185,7 +168,7 @@ class CandidateBuilder:
                     neighbours[previous_row] = (neighbours[previous_row][0], len(rows))
                 neighbours.append((previous_row, None))
                 previous_row = len(rows)
-                st = self.sentence(p.doc_id, s, e, text)
+                st = self.sentence(text, s == 0)
                 terms = st.terms
                 missing = [w for t, w in qw.items() if t not in terms]
                 bigram = len(qbigrams & st.bigrams) / len(qbigrams) if qbigrams else 0.0

@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Collection
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,14 @@ def clip_question(measure: Any, question: str, max_length: int) -> str:
     keeps the rest; ``measure`` is a `tokenizers` Tokenizer without truncation. Of the shared
     sets' 7,113 questions as the reader reads them (a follow-up with its last exchange), 43 are
     longer than 32 tokens, at most 54."""
+    return clipped(measure, question, max_length)[0]
+
+
+def clipped(measure: Any, question: str, max_length: int) -> tuple[str, Any]:
+    """clip_question's text and, when it was not cut, its encoding (None when cut)."""
     limit = max_length // 2
     enc = measure.encode(question, add_special_tokens=False)
-    return question[: enc.offsets[limit - 1][1]] if len(enc.ids) > limit else question
+    return (question[: enc.offsets[limit - 1][1]], None) if len(enc.ids) > limit else (question, enc)
 
 
 class PairEncoder:
@@ -78,26 +84,17 @@ class PairEncoder:
         self.cls, self.sep = measure.token_to_id("[CLS]"), measure.token_to_id("[SEP]")
         if self.cls is None or self.sep is None:
             raise ReaderError("the reader's tokenizer has no [CLS] or [SEP] token")
-        self._cache_size = cache_size
-        self._segments: dict[str, tuple[int, ...]] = {}
+        # each segment's word pieces, no more than the window could ever hold; least recently
+        # used dropped first
+        self.segment_ids = lru_cache(maxsize=cache_size)(
+            lambda text: tuple(measure.encode(text, add_special_tokens=False).ids[:max_length]))
 
     def question_ids(self, question: str) -> list[int]:
         """The word pieces of the question clipped as clip_question clips it."""
-        enc = self.measure.encode(question, add_special_tokens=False)
-        limit = self.max_length // 2
-        if len(enc.ids) <= limit:
-            return list(enc.ids)
-        return list(self.measure.encode(question[: enc.offsets[limit - 1][1]], add_special_tokens=False).ids)
-
-    def segment_ids(self, text: str) -> tuple[int, ...]:
-        found = self._segments.get(text)
-        if found is None:
-            # no segment keeps more of its word pieces than the window could ever hold
-            found = tuple(self.measure.encode(text, add_special_tokens=False).ids[: self.max_length])
-            if len(self._segments) >= self._cache_size:
-                self._segments = {}  # threads may race here harmlessly: equal entries
-            self._segments[text] = found
-        return found
+        text, enc = clipped(self.measure, question, self.max_length)
+        if enc is None:  # cut: the cut text's own word pieces
+            enc = self.measure.encode(text, add_special_tokens=False)
+        return list(enc.ids)
 
     def encode(self, question: str, segments: list[str]) -> dict[str, np.ndarray]:
         first = [self.cls, *self.question_ids(question), self.sep]
@@ -323,17 +320,11 @@ class Reader:
     def __init__(self, path: Path, base_path: str, cache_dir: Path | None = None,
                  fingerprint: dict[str, Any] | None = None, backend: str = "auto",
                  threads: int = 1, precision: str = "fp32") -> None:
-        from tokenizers import Tokenizer
-
         self.path = Path(path)
         self.manifest = read_manifest(self.path)
         self.max_length = int(self.manifest.get("max_length", 96))
         self.top = int(self.manifest.get("top", 8))
-        self.tokenizer = Tokenizer.from_file(str(Path(base_path) / "tokenizer.json"))
-        self.tokenizer.enable_truncation(self.max_length, strategy="only_second")
-        self.tokenizer.no_padding()
-        self._measure = measuring_tokenizer(base_path)
-        self._pairs = PairEncoder(self._measure, self.max_length)
+        self._pairs = PairEncoder(measuring_tokenizer(base_path), self.max_length)
         self.cache_dir = Path(cache_dir or Path(".rag/cache"))
         self._session: Any = None
         self._net: Any = None
@@ -420,9 +411,6 @@ class Reader:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return ort.InferenceSession(str(folder / "model.onnx"), options,
                                     providers=["CPUExecutionProvider"])
-
-    def clip(self, question: str) -> str:
-        return clip_question(self._measure, question, self.max_length)
 
     def encode(self, question: str, pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
         return self._pairs.encode(question, [pair_text(s, b) for s, b in pairs])

@@ -161,4 +161,4 @@ def test_kept_sentence_texts_give_the_features_worked_out_afresh(assistant, dev_
         for a, b, c in zip(first, again, afresh, strict=True):
             np.testing.assert_array_equal(a.features, b.features)
             np.testing.assert_array_equal(a.features, c.features)
-    assert len(fresh._sentences) <= 1 and len(assistant.builder._sentences) > 1
+    assert fresh.sentence.cache_info().currsize <= 1 and assistant.builder.sentence.cache_info().currsize > 1

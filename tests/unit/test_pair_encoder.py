@@ -52,7 +52,7 @@ def test_pairs_are_encoded_as_the_tokenizer_encodes_them(base_path: str, max_len
             got = encoder.encode(question, texts)
             for key, value in want.items():
                 np.testing.assert_array_equal(got[key], value, err_msg=f"{key}: {question[:30]}")
-    assert len(encoder._segments) <= 3
+    assert encoder.segment_ids.cache_info().currsize <= 3
 
 
 def test_a_window_too_small_for_a_pair_is_refused(base_path: str) -> None:
