@@ -47,9 +47,10 @@ class TimedEmbedder(Embedder):
         super().__init__(*args, **kwargs)
         self.calls: list[tuple[int, float]] = []
 
-    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def encode_documents(self, texts: list[str], progress: bool = False,
+                         pieces: Any = None) -> np.ndarray:
         t = time.perf_counter()
-        out = super().encode_documents(texts, progress)
+        out = super().encode_documents(texts, progress, pieces)
         self.calls.append((len(texts), time.perf_counter() - t))
         return out
 

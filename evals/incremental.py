@@ -42,7 +42,8 @@ class RandomEmbedder(Embedder):
     def dimension(self) -> int:
         return 384
 
-    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def encode_documents(self, texts: list[str], progress: bool = False,
+                         pieces: object = None) -> np.ndarray:
         v = self.rng.standard_normal((len(texts), self.dimension), dtype=np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 

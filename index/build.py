@@ -29,6 +29,7 @@ from index.doc_entries import (
 from index.embed import Embedder, model_fingerprint
 from index.errors import RagIndexError
 from index.load import LoadResult, Skipped, load_folder
+from index.pieces import PieceCounter
 from index.search import SearchIndex, sentence_keys
 from index.settings import IndexSettings
 from index.split import token_counter
@@ -102,7 +103,8 @@ def build_index(
     loaded = documents or load_folder(settings.docs_dir, settings.max_file_bytes, known)
     report = BuildReport(index_dir=settings.index_dir, skipped=list(loaded.skipped),
                          precision=embedder.precision)
-    count = token_counter(settings.model_path)
+    # the sentences' word pieces are kept to embed passages and sentences (index.pieces)
+    count = token_counter(settings.model_path, keep_pieces=True)
     with build_lock(settings.index_dir):
         # only documents added to an HNSW index: they go to the delta segment
         if live is not None and append_to_delta(settings, *live, loaded, embedder, count, report,
@@ -148,9 +150,10 @@ def build_index(
         report.removed = sorted(set(old_docs) - set(doc_meta))
         if not all_passages:
             raise RagIndexError("The documents hold no text left to index after cleaning.")
+        pieces = count if isinstance(count, PieceCounter) else None
         _fill_new_vectors(embedder, new_passages, vec_parts, slots, progress,
                           previous.vectors.shape[1] if previous is not None else None,
-                          settings.title_context)
+                          settings.title_context, pieces)
         report.embedded_passages = len(new_passages)
         vectors = np.vstack([v for v in vec_parts if len(v)])
         assert len(vectors) == len(all_passages)
@@ -161,7 +164,7 @@ def build_index(
             sentence_rows = sentence_keys(all_passages)
             old_sentence_rows = previous.sentence_row_map() if previous is not None else {}
             sentence_vectors = _sentence_vectors(embedder, all_passages, previous, progress,
-                                                 sentence_rows, old_sentence_rows)
+                                                 sentence_rows, old_sentence_rows, pieces)
         report.dense_kind = write_version(settings, all_passages, vectors, sentence_vectors,
                                           doc_meta, model, embedder, report, previous,
                                           sentence_rows, old_sentence_rows)
@@ -233,10 +236,11 @@ def _previous(settings: IndexSettings) -> SearchIndex | None:
 
 def _fill_new_vectors(embedder: Embedder, new_passages: list[Passage], vec_parts: list[np.ndarray],
                       slots: list[tuple[int, int]], progress: bool, known_dim: int | None,
-                      title_context: bool = False) -> None:
+                      title_context: bool = False, pieces: PieceCounter | None = None) -> None:
     """Embed the new passages and hand each document's rows to its slot, in order."""
+    given = [pieces.passage(p, title_context) for p in new_passages] if pieces else None
     vecs = (embedder.encode_documents([indexed_text(p, title_context) for p in new_passages],
-                                      progress=progress) if new_passages else None)
+                                      progress=progress, pieces=given) if new_passages else None)
     # with nothing new to embed, the model need not even be loaded
     dim = vecs.shape[1] if vecs is not None else (known_dim or embedder.dimension)
     offset = 0
@@ -248,9 +252,11 @@ def _fill_new_vectors(embedder: Embedder, new_passages: list[Passage], vec_parts
 
 def _sentence_vectors(embedder: Embedder, passages: list[Passage], previous: SearchIndex | None,
                       progress: bool, rows: dict[tuple[str, int, int], int],
-                      old_rows: dict[tuple[str, int, int], int]) -> np.ndarray:
+                      old_rows: dict[tuple[str, int, int], int],
+                      pieces: PieceCounter | None = None) -> np.ndarray:
     """One vector per sentence row (``rows``, from sentence_keys): the live index's where it
-    has the sentence (``old_rows``: its rows), the rest embedded."""
+    has the sentence (``old_rows``: its rows), the rest embedded (with their word pieces from
+    ``pieces`` where counted)."""
     texts: dict[tuple[str, int, int], str] = {}
     for p in passages:
         for s, e in p.sentences:
@@ -266,7 +272,9 @@ def _sentence_vectors(embedder: Embedder, passages: list[Passage], previous: Sea
             reused_from.append(old)
         else:
             todo.append(key)
-    new = embedder.encode_documents([texts[k] for k in todo], progress=progress) if todo else None
+    todo_texts = [texts[k] for k in todo]
+    given = [pieces.of(t) for t in todo_texts] if pieces else None
+    new = embedder.encode_documents(todo_texts, progress=progress, pieces=given) if todo else None
     dim = new.shape[1] if new is not None else previous.sentence_vectors.shape[1]  # type: ignore[union-attr]
     out = np.zeros((len(rows), dim), dtype=np.float32)
     if reused:  # one read of the old rows (runs of them, when served from disk)

@@ -3,10 +3,11 @@ TorchScript with oneDNN's graph fusion: on a CPU with AMX tiles it runs the mode
 products on them with fused kernels, which autocast over fp32 weights does not (it casts the
 weights on every call and runs one kernel per operation).
 
-Inputs are padded to a whole number of ``index.onnx_encoder.STEP`` word pieces, and document
-batches to a few row counts, because oneDNN builds its fused kernels per input shape (the first
-batch of each shape pays for building them), and TorchScript keeps only so many
-specialisations (FUSED_SHAPES) before it runs a shape unfused. One call at a time per model:
+Inputs are padded to a whole number of word pieces (``index.onnx_encoder.STEP`` for queries,
+DOCUMENT_STEP for documents), and document batches to one row count per width, because oneDNN
+builds its fused kernels per input shape (the first batch of each shape pays for building
+them), and TorchScript keeps only so many specialisations (FUSED_SHAPES) before it runs a shape
+unfused. One call at a time per model:
 the oneDNN graph runtime has reports of crashes when threads run one compiled partition at once
 (oneDNN issue 4381), and a call uses every thread of PyTorch's pool anyway.
 """
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from index.onnx_encoder import (
     INPUTS,
+    STEP,
     OnnxUnavailable,
     encode_longest_first,
     fixed_shape,
@@ -29,10 +32,17 @@ from index.onnx_encoder import (
     pooling_mode,
     unit_rows,
 )
+from index.pieces import encodings
 
+# document batches are padded to a multiple of this many word pieces. SciFact's 52,058
+# sentences average 35 word pieces: padded to multiples of 32 they are 30% padding, of 16 18%.
+# 19,029 of them (the first 2,000 abstracts) took 26.7 and 26.2 s at 32, 23.8 and 24.5 s at 16,
+# 24.9 and 24.2 s at 8 (one process each, alternating): odd widths use AMX tiles less well
+DOCUMENT_STEP = 16
 # input shapes TorchScript specialises a traced model for (its default: 12): document batches
-# take up to 8 widths of 32 to 256 tokens, queries and the reader a few more
-FUSED_SHAPES = 32
+# take up to 16 widths of 16 to 256 tokens (one row count each) and a short last batch per
+# call, queries a few more
+FUSED_SHAPES = 48
 
 
 def fusable(model: Any) -> bool:
@@ -86,12 +96,14 @@ class FusedEncoder:
             ["An example sentence for tracing.", "Another."])))
         self._lock = threading.Lock()
 
-    def _run(self, encoded: list[Any], rows: int = 1) -> np.ndarray:
-        """Unit vectors of ``encoded``; the batch padded to a multiple of ``rows`` texts."""
+    def _run(self, encoded: list[Any], rows: int = 1, step: int = STEP) -> np.ndarray:
+        """Unit vectors of ``encoded``; the batch padded to a multiple of ``rows`` texts and of
+        ``step`` word pieces."""
         import torch
 
         batch = padded(encoded)
-        batch = fixed_shape(batch, padded_width(batch["input_ids"].shape[1], self.max_length), rows)
+        width = padded_width(batch["input_ids"].shape[1], self.max_length, step)
+        batch = fixed_shape(batch, width, rows)
         with self._lock, torch.no_grad():
             vecs = self._net(*(torch.from_numpy(batch[k]) for k in INPUTS)).numpy()[:len(encoded)]
         return unit_rows(vecs)
@@ -99,7 +111,8 @@ class FusedEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         return self._run(self.tokenizer.encode_batch(texts))
 
-    def encode_many(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+    def encode_many(self, texts: list[str], batch_size: int, progress: bool = False,
+                    pieces: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
         """Documents: batches of similar length (sorted by word pieces), returned in the order
         given. A batch holds ``batch_size`` texts of the model's full length, or as many more
         shorter ones as fit in the same number of word pieces (one row count per width, so few
@@ -107,10 +120,11 @@ class FusedEncoder:
         budget = max(1, batch_size) * self.max_length
 
         def size(longest: int) -> int:
-            return max(batch_size, budget // padded_width(longest, self.max_length))
+            return max(batch_size, budget // padded_width(longest, self.max_length, DOCUMENT_STEP))
 
         def run(batch: list[Any], n: int) -> np.ndarray:
             # a last, short batch padded only to a power of two: few shapes, little waste
-            return self._run(batch, min(n, max(batch_size, 1 << (len(batch) - 1).bit_length())))
+            rows = min(n, max(batch_size, 1 << (len(batch) - 1).bit_length()))
+            return self._run(batch, rows, DOCUMENT_STEP)
 
-        return encode_longest_first(self.tokenizer.encode_batch(texts), size, run, progress)
+        return encode_longest_first(encodings(self.tokenizer, texts, pieces), size, run, progress)

@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,10 +207,13 @@ class LookupEmbedder:
     def dimension(self) -> int:
         return int(next(iter(self._vectors.values())).shape[0])
 
-    def encode_documents(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def encode_documents(self, texts: list[str], progress: bool = False,
+                         pieces: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
         missing = [t for t in texts if t not in self._vectors]
         if missing:
-            for text, vec in zip(missing, self.fallback.encode_documents(missing, progress),
+            known = dict(zip(texts, pieces, strict=True)) if pieces is not None else None
+            given = [known[t] for t in missing] if known is not None else None
+            for text, vec in zip(missing, self.fallback.encode_documents(missing, progress, given),
                                  strict=True):
                 self._vectors[text] = vec
         self.missed += len(missing)

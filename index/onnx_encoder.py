@@ -17,13 +17,14 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from index.errors import EngineMissing, OnnxUnavailable
+from index.pieces import encodings
 from index.store import file_sha256
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,13 @@ def encode_longest_first(encoded: list[Any], size: Callable[[int], int],
     return out
 
 
-STEP = 32  # word pieces: padded_width rounds up to a multiple of this
+STEP = 32  # word pieces: padded_width rounds up to a multiple of this by default
 
 
-def padded_width(longest: int, max_length: int) -> int:
+def padded_width(longest: int, max_length: int, step: int = STEP) -> int:
     """The width a batch whose longest text has ``longest`` tokens is padded to: the next
-    multiple of STEP, at most the model's ``max_length`` (never less than ``longest``)."""
-    return max(longest, min(max_length, -(-max(1, longest) // STEP) * STEP))
+    multiple of ``step``, at most the model's ``max_length`` (never less than ``longest``)."""
+    return max(longest, min(max_length, -(-max(1, longest) // step) * step))
 
 
 class QuantizeFailed(OnnxUnavailable):
@@ -319,10 +320,12 @@ class OnnxQueryEncoder:
                 export(model(), fingerprint, folder)
                 return cls(quantized(folder) if int8 else folder, model_path, threads, engine)
 
-    def encode_many(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+    def encode_many(self, texts: list[str], batch_size: int, progress: bool = False,
+                    pieces: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
         """Documents at build time: batches of ``batch_size`` texts of similar length (sorted
-        by word pieces, so little padding), vectors returned in the order of ``texts``."""
-        return encode_longest_first(self.tokenizer.encode_batch(texts), lambda _: batch_size,
+        by word pieces, so little padding), vectors returned in the order of ``texts``;
+        ``pieces`` as index.pieces.encodings takes them."""
+        return encode_longest_first(encodings(self.tokenizer, texts, pieces), lambda _: batch_size,
                                     lambda batch, _: self._run(batch), progress)
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -16,20 +16,14 @@ log = logging.getLogger(__name__)
 TokenCounter = Callable[[list[str]], list[int]]
 
 
-def token_counter(model_path: str) -> TokenCounter:
-    """Word-piece counts from the model's own fast tokenizer (no torch needed)."""
+def token_counter(model_path: str, keep_pieces: bool = False) -> TokenCounter:
+    """Word-piece counts from the model's own fast tokenizer (no torch needed); with
+    ``keep_pieces``, an index.pieces.PieceCounter that keeps the counted texts' pieces."""
     path = Path(model_path) / "tokenizer.json"
     if path.is_file():
-        from tokenizers import Tokenizer
+        from index.pieces import PieceCounter
 
-        tok = Tokenizer.from_file(str(path))
-        tok.no_truncation()
-        tok.no_padding()
-
-        def count(texts: list[str]) -> list[int]:
-            return [len(e.ids) - 2 for e in tok.encode_batch(texts)] if texts else []
-
-        return count
+        return PieceCounter(path, keep=keep_pieces)
     log.warning("no tokenizer.json in %s: estimating word pieces from words", model_path)
     return lambda texts: [int(len(t.split()) * 1.4) + 1 for t in texts]
 
