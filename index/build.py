@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,6 +122,8 @@ def build_index(
         old_rows: dict[str, list[int]] = {}  # each document's passage rows, found in one pass
         for i, p in enumerate(previous.passages if previous is not None else []):
             old_rows.setdefault(p.doc_id, []).append(i)
+        loading: threading.Thread | None = None
+        loader_started = False
         for doc in _previous_first(loaded.documents, old_docs, old_rows):
             old = old_docs.get(doc.doc_id)
             if previous is not None and old and old.get("sha256") == doc.sha256:
@@ -134,6 +137,8 @@ def build_index(
                     entry = doc_entry(doc, cleaned, len(passages))
                     line = doc_report(doc, cleaned, "unchanged", len(passages))
             else:
+                if not loader_started:  # something to embed: load the model while splitting
+                    loading, loader_started = _load_in_background(embedder), True
                 cleaned = clean_document(doc, settings.clean)
                 passages = split_document(doc, cleaned, count, settings)
                 slots.append((len(vec_parts), len(passages)))
@@ -148,6 +153,8 @@ def build_index(
         doc_meta = dict(sorted(doc_meta.items(), key=lambda kv: order[kv[0]]))
         report.documents.sort(key=lambda d: order[d.doc_id])
         report.removed = sorted(set(old_docs) - set(doc_meta))
+        if loading is not None:
+            loading.join()
         if not all_passages:
             raise RagIndexError("The documents hold no text left to index after cleaning.")
         pieces = count if isinstance(count, PieceCounter) else None
@@ -170,6 +177,25 @@ def build_index(
                                           sentence_rows, old_sentence_rows)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _load_in_background(embedder: Embedder) -> threading.Thread | None:
+    """Start loading the document encoder on a thread of its own, so that its import and load
+    (about 5 s) overlap cleaning and splitting (the tokenizer gives up Python's lock while it
+    counts). A failure is left for the first embedding call, which loads again and reports it."""
+    prepare = getattr(embedder, "load_document_encoder", None)  # stand-ins may not have it
+    if prepare is None:
+        return None
+
+    def load() -> None:
+        try:
+            prepare()
+        except Exception as exc:  # noqa: BLE001 - said again, and raised, by the embedding call
+            log.debug("loading the model ahead of embedding failed: %s", exc)
+
+    thread = threading.Thread(target=load, name="load-document-encoder", daemon=True)
+    thread.start()
+    return thread
 
 
 def _previous_first(documents: list[Document], old_docs: dict[str, Any],

@@ -105,6 +105,7 @@ class Embedder:
         self._onnx: dict[str, Any] = {}
         self._fused: Any = None  # index.fused.FusedEncoder, False: cannot be made
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()  # the model is loaded once, whichever thread asks
 
     @classmethod
     def from_settings(cls, s: IndexSettings) -> Embedder:
@@ -195,19 +196,30 @@ class Embedder:
     @property
     def model(self) -> SentenceTransformer:
         if self._model is None:
-            model_fingerprint(self.model_path)  # clear error for a wrong path
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-
-            try:
-                self._model = SentenceTransformer(
-                    self.model_path, device="cpu", local_files_only=True
-                )
-            except Exception as exc:  # noqa: BLE001 - turned into our own error
-                raise ModelNotFound(f"Cannot load the model at {self.model_path}: {exc}") from exc
-            self._model.eval()
+            with self._model_lock:
+                if self._model is None:
+                    self._model = self._load_model()
         return self._model
+
+    def _load_model(self) -> SentenceTransformer:
+        model_fingerprint(self.model_path)  # clear error for a wrong path
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(self.model_path, device="cpu", local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - turned into our own error
+            raise ModelNotFound(f"Cannot load the model at {self.model_path}: {exc}") from exc
+        model.eval()
+        return model
+
+    def load_document_encoder(self) -> None:
+        """Load what embeds documents (the model, and its ONNX or fused form) now, not on the
+        first text: a build calls it on a thread of its own while it splits documents. The
+        import and load take about 5 s (sentence-transformers' import alone 3 s)."""
+        if self._onnx_document_encoder() is None and self._fused_encoder() is None:
+            self.model  # noqa: B018 - loads it
 
     @property
     def dimension(self) -> int:

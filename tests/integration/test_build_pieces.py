@@ -3,6 +3,7 @@ every text gets its pieces, and the vectors are those of the texts tokenised aga
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ def test_a_build_embeds_from_kept_pieces_with_the_same_vectors(embedder: Embedde
     rec._model = embedder.model
     settings = IndexSettings(docs_dir=SEEDS, index_dir=tmp_path / "index", model_path=model_path,
                              precision="fp32", document_encoder="onnx", title_context=True)
-    build_index(settings, embedder=rec)
+    t = time.perf_counter()
+    report = build_index(settings, embedder=rec)
+    assert 0 < report.seconds <= time.perf_counter() - t  # the build's own clock
     index = SearchIndex.load(settings)
     (passages, passage_pieces), (sentences, sentence_pieces) = rec.calls
     assert passages == [indexed_text(p, True) for p in index.passages]

@@ -39,3 +39,12 @@ def test_build_speed_times_builds_against_plain_encoding(tmp_path: Path) -> None
         manifest = read_manifest(live_version(out / b["precision"] / "index"), out / b["precision"] / "index")
         assert manifest["model"]["precision"] == b["precision"] and manifest["count"] == b["passages"]
     assert builds["int8"]["ratio_to_plain"] > 0 and "exact_seconds" not in data["plain"]
+
+
+def test_plain_only_times_plain_encoding_alone(tmp_path: Path) -> None:
+    out = tmp_path / "plain"
+    assert main(["--beir", str(beir_folder(tmp_path)), "--out", str(out), "--plain-only"]) == 0
+    data = json.loads((out / "build_speed.json").read_text())
+    # what `rag bench` reads: the exact time kept, and no build made
+    assert data["builds"] == [] and data["plain"]["exact_seconds"] > 0
+    assert data["plain"]["documents"] == data["documents"] >= 6 and not (out / "fp32").exists()
