@@ -123,7 +123,6 @@ def build_index(
         for i, p in enumerate(previous.passages if previous is not None else []):
             old_rows.setdefault(p.doc_id, []).append(i)
         loading: threading.Thread | None = None
-        loader_started = False
         for doc in _previous_first(loaded.documents, old_docs, old_rows):
             old = old_docs.get(doc.doc_id)
             if previous is not None and old and old.get("sha256") == doc.sha256:
@@ -137,8 +136,8 @@ def build_index(
                     entry = doc_entry(doc, cleaned, len(passages))
                     line = doc_report(doc, cleaned, "unchanged", len(passages))
             else:
-                if not loader_started:  # something to embed: load the model while splitting
-                    loading, loader_started = _load_in_background(embedder), True
+                if loading is None:  # something to embed: load the model while splitting
+                    loading = _load_in_background(embedder)
                 cleaned = clean_document(doc, settings.clean)
                 passages = split_document(doc, cleaned, count, settings)
                 slots.append((len(vec_parts), len(passages)))
@@ -153,7 +152,7 @@ def build_index(
         doc_meta = dict(sorted(doc_meta.items(), key=lambda kv: order[kv[0]]))
         report.documents.sort(key=lambda d: order[d.doc_id])
         report.removed = sorted(set(old_docs) - set(doc_meta))
-        if loading is not None:
+        if loading is not None:  # None: every document was unchanged, nothing to embed
             loading.join()
         if not all_passages:
             raise RagIndexError("The documents hold no text left to index after cleaning.")
@@ -179,17 +178,15 @@ def build_index(
     return report
 
 
-def _load_in_background(embedder: Embedder) -> threading.Thread | None:
+def _load_in_background(embedder: Embedder) -> threading.Thread:
     """Start loading the document encoder on a thread of its own, so that its import and load
     (about 5 s) overlap cleaning and splitting (the tokenizer gives up Python's lock while it
     counts). A failure is left for the first embedding call, which loads again and reports it."""
-    prepare = getattr(embedder, "load_document_encoder", None)  # stand-ins may not have it
-    if prepare is None:
-        return None
-
     def load() -> None:
+        prepare = getattr(embedder, "load_document_encoder", None)  # stand-ins may not have it
         try:
-            prepare()
+            if prepare is not None:
+                prepare()
         except Exception as exc:  # noqa: BLE001 - said again, and raised, by the embedding call
             log.debug("loading the model ahead of embedding failed: %s", exc)
 

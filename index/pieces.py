@@ -36,6 +36,17 @@ def joinable(config: dict[str, Any]) -> bool:
                for k, v in JOINABLE.items())
 
 
+def around(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The special tokens ``tokenizer`` puts before and after a text's own pieces ([CLS] and
+    [SEP] for BERT)."""
+    probe = tokenizer.encode("a")
+    mask = probe.special_tokens_mask
+    if 0 not in mask:
+        return list(probe.ids), []
+    head = mask.index(0)
+    return list(probe.ids[:head]), list(probe.ids[head + 1 :])
+
+
 class PieceCounter:
     """Word-piece counts from the model's fast tokenizer (index.split.TokenCounter), keeping
     each counted text's pieces (without special tokens) when they can be joined."""
@@ -50,9 +61,8 @@ class PieceCounter:
         self._dtype = np.uint16 if self._tok.get_vocab_size() <= 1 << 16 else np.int32
         self._pieces: dict[str, np.ndarray] = {}
         # the specials the tokenizer adds around a text ([CLS] ... [SEP]): dropped from counts
-        probe = self._tok.encode("a")
-        self._head = probe.special_tokens_mask.index(0) if 0 in probe.special_tokens_mask else 0
-        self._specials = sum(probe.special_tokens_mask)
+        before, after = around(self._tok)
+        self._head, self._tail = len(before), len(after)
 
     def __call__(self, texts: list[str]) -> list[int]:
         if not texts:
@@ -60,7 +70,7 @@ class PieceCounter:
         out = []
         for text, e in zip(texts, self._tok.encode_batch(texts), strict=True):
             ids = e.ids
-            inner = ids[self._head : len(ids) - (self._specials - self._head)]
+            inner = ids[self._head : len(ids) - self._tail]
             if self.keeps:
                 self._pieces[text] = np.asarray(inner, dtype=self._dtype)
             out.append(len(inner))
@@ -122,10 +132,7 @@ def encodings(tokenizer: Any, texts: list[str], pieces: Sequence[np.ndarray | No
         return list(tokenizer.encode_batch(texts))
     if len(pieces) != len(texts):
         raise ValueError(f"{len(pieces)} piece lists for {len(texts)} texts")
-    probe = tokenizer.encode("a")
-    mask = probe.special_tokens_mask
-    head = mask.index(0) if 0 in mask else 0
-    before, after = list(probe.ids[:head]), list(probe.ids[head + 1 :]) if 0 in mask else []
+    before, after = around(tokenizer)
     trunc = tokenizer.truncation
     room = (trunc["max_length"] - len(before) - len(after)) if trunc else None
     out: list[Any] = [None] * len(texts)
