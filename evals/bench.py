@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -237,6 +238,9 @@ def beir_figures(beir: Path, out: Path, repeat: int) -> dict[str, Any]:
     from index.settings import IndexSettings
 
     idx_dir = out / "beir-index"
+    # a full build each run: an index left by the last run would only be checked and reused
+    # (a few seconds), which is not the build this times
+    shutil.rmtree(idx_dir, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "ui.cli", "eval-retrieval", "--beir", str(beir),

@@ -43,6 +43,7 @@ DOCUMENT_STEP = 16
 # take up to 16 widths of 16 to 256 tokens (one row count each) and a short last batch per
 # call, queries a few more
 FUSED_SHAPES = 48
+ATTENTION = "sdpa"  # transformers' attention implementation traced (FusedEncoder)
 
 
 def fusable(model: Any) -> bool:
@@ -76,8 +77,13 @@ class FusedEncoder:
         if not fusable(model):
             raise OnnxUnavailable("only transformer + mean pooling models are fused")
         bert = copy.deepcopy(list(model)[0].auto_model).eval().to(torch.bfloat16)
-        # the plain attention: its mask is arithmetic, no data-dependent branch to bake in
-        bert.config._attn_implementation = "eager"
+        # PyTorch's fused attention (SDPA). Traced, transformers keeps the padding mask (it
+        # drops it only for an all-ones mask outside a trace), so the graph serves any batch.
+        # The first 1,000 SciFact abstracts: 9,422 sentences took 12.58 s with the plain
+        # ("eager") attention (twice) against 10.16 and 10.44 s, 3,254 passages 13.46 and
+        # 13.56 s against 13.10 and 13.13 s; cosine to eager >= 0.99991. All of SciFact:
+        # README, "Building the index, by the numbers"
+        bert.config._attn_implementation = ATTENTION
 
         class Pooled(torch.nn.Module):
             def __init__(self) -> None:
