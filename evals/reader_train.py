@@ -45,6 +45,9 @@ class ReaderConfig:
     # 0 (a question with no right sentence, or a near-miss copy, should pick it); "both": that
     # plus the pointwise loss; None: pointwise binary cross-entropy, pair by pair
     loss: str | None = None
+    # the training passes' arithmetic: None (fp32) or "bf16" (autocast; the weights and the
+    # optimiser stay fp32). Left out of the cache key when None, so fp32 keys stay as they were
+    train_precision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,8 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
     body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr},
                              {"params": net.head.parameters(), "lr": cfg.head_lr}], weight_decay=0.01)
+    if cfg.train_precision not in (None, "bf16"):
+        raise ValueError(f"unknown reader training precision {cfg.train_precision!r}")
     if cfg.loss not in (None, "pointwise", "listwise", "both"):
         raise ValueError(f"unknown reader loss {cfg.loss!r}")
     plan = _plan(pairs, [len(x) for x in ids], cfg, rng)
@@ -183,7 +188,9 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
             x[r, :n] = torch.tensor(ids[i])
             t[r, :n] = torch.tensor(types[i])
             m[r, :n] = 1
-        out = net(x, m, t)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.train_precision == "bf16"):
+            out = net(x, m, t)
+        out = out.float()
         loss = out.new_zeros(())
         if cfg.loss in ("listwise", "both"):
             loss = loss + listwise_loss(out, labels[b], question_groups([pairs[i] for i in b]))

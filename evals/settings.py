@@ -114,6 +114,17 @@ class TrainSettings(Settings):
     # / 0.131; the reader alone top-1 0.740 against 0.727 (AUC 0.875 against 0.860); CoQA
     # follow-ups 0.624 against 0.629. Training takes 49 instead of 35 minutes
     reader_epochs: float = Field(1.5, gt=0, le=5, description="passes over the reader's pairs")
+    # bf16: the reader's training passes under bf16 autocast (fp32 weights and optimiser). A
+    # step of 32 pairs of 60 tokens took 433 and 435 ms against 748 and 752 ms in fp32 on
+    # 2026-12-05's AMX host (one process each). 2 epochs in bf16 (2026-12-05, same data, folds
+    # and seeds as the bundled run): the reader alone out of fold 0.754, AUC 0.879 (2 epochs in
+    # fp32: 0.753, 0.879), 48.9 min of training in all; held out as served 0.759 / 0.041 /
+    # 0.237 against the bundled 0.760 / 0.044 / 0.227, but not held out the seed dev set 0.778
+    # against 0.833 and the SQuAD gate sample's abstention 0.353 against 0.397: not bundled,
+    # and fp32 stays the default (README, "Answer scorer")
+    reader_train_precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="arithmetic of the reader's training passes: fp32, or bf16 "
+                            "(autocast; faster where the CPU has AMX tiles)")
     # fp32: trained and held out in int8 (2026-12-03, same data, folds and seeds, reader logits
     # through the served path), all three sets scored 0.744 against 0.749 in fp32, SQuAD
     # abstention 0.135 against 0.142, the reader alone top-1 0.707 against 0.732 (AUC 0.852

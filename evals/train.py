@@ -105,7 +105,9 @@ def reader_config(settings: TrainSettings) -> Any:
     return ReaderConfig(epochs=settings.reader_epochs, seed=settings.seed,
                         precision=settings.served_precision, layers=settings.reader_layers,
                         perturb=settings.reader_perturb,
-                        loss=None if settings.reader_loss == "pointwise" else settings.reader_loss)
+                        loss=None if settings.reader_loss == "pointwise" else settings.reader_loss,
+                        train_precision=None if settings.reader_train_precision == "fp32"
+                        else settings.reader_train_precision)
 
 
 def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str, Any]:

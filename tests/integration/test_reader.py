@@ -326,3 +326,24 @@ def test_a_listwise_reader_learns_which_sentence_answers(model_path: str) -> Non
     qs = [q for q, _, _ in RIGHT]
     scores = score_net(net, model_path, qs, [[(s, b) for _, s, b in RIGHT]] * len(qs), 64)
     assert sum(all(row[i] > row[j] for j in WRONG(i)) for i, row in enumerate(scores)) >= 5
+
+
+def test_a_reader_trained_in_bf16_learns_and_keeps_fp32_weights(model_path: str) -> None:
+    """``train_precision="bf16"``: the passes run under bf16 autocast, the weights stay fp32,
+    and the reader still learns; the setting is part of the cache key (fp32's key unchanged)."""
+    import torch
+
+    from evals.reader_train import ReaderData
+
+    cfg = ReaderConfig(epochs=3, batch=8, lr=2e-4, head_lr=3e-3, train_precision="bf16")
+    net = train_reader(pairs(), model_path, cfg, log=lambda _: None)
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    qs = [q for q, _, _ in RIGHT]
+    scores = score_net(net, model_path, qs, [[(s, b) for _, s, b in RIGHT]] * len(qs), 64)
+    assert sum(all(row[i] > row[j] for j in WRONG(i)) for i, row in enumerate(scores)) >= 5
+    rd = ReaderData(["q"], [[("s", "")]], [np.array([True])], [np.zeros(1)], ["g"])
+    folds = np.zeros(1, dtype=int)
+    assert rd.digest(ReaderConfig(), folds) != rd.digest(cfg, folds)
+    assert rd.digest(ReaderConfig(), folds) == rd.digest(ReaderConfig(train_precision=None), folds)
+    with pytest.raises(ValueError, match="precision"):
+        train_reader(pairs(), model_path, ReaderConfig(train_precision="fp16"), log=lambda _: None)
