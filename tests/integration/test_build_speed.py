@@ -48,3 +48,19 @@ def test_plain_only_times_plain_encoding_alone(tmp_path: Path) -> None:
     # what `rag bench` reads: the exact time kept, and no build made
     assert data["builds"] == [] and data["plain"]["exact_seconds"] > 0
     assert data["plain"]["documents"] == data["documents"] >= 6 and not (out / "fp32").exists()
+
+
+def test_the_bench_builds_the_corpus_anew_each_run(tmp_path: Path) -> None:
+    """`rag bench --beir` times a full build: an index left in its folder by an earlier run is
+    deleted first, not checked and reused."""
+    from evals.bench import beir_figures
+
+    out = tmp_path / "bench"
+    left = out / "beir-index"
+    left.mkdir(parents=True)
+    (left / "left-by-an-earlier-run").write_text("x", encoding="utf-8")
+    figures = beir_figures(beir_folder(tmp_path), out, repeat=2)
+    assert not (left / "left-by-an-earlier-run").exists()
+    manifest = read_manifest(live_version(left), left)
+    assert manifest["count"] == figures["passages"] > 0
+    assert figures["build_seconds"] > 0 and figures["build_vs_plain_encode"] > 0
