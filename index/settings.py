@@ -77,13 +77,15 @@ class IndexSettings(Settings):
     # auto in bf16 (precision auto on AMX): OpenVINO in bf16, else PyTorch traced and fused
     # (index.embed.Embedder._query_bf16); onnx and torch keep those engines in fp32
     query_encoder: QueryEncoder = Field("auto", description="engine for query embeddings")
-    # the bf16 query engines (OpenVINO, fused PyTorch) use this many threads, 0: one per core,
-    # as the reader does; ONNX Runtime fp32 keeps one (its note in index.onnx_encoder). Seed dev
+    # the bf16 query engine on OpenVINO uses this many threads, 0: one per core, as the reader
+    # does (its fallback without OpenVINO, the fused PyTorch model, runs on PyTorch's own pool,
+    # which the process shares, so this setting does not reach it); ONNX Runtime fp32 keeps
+    # one (its note in index.onnx_encoder). Seed dev
     # set with the reader on OpenVINO (python -m evals.reader_latency, AMX host): answer p50
     # 21.1 ms with two threads for queries against 25.9 ms with one (a query then took 6 ms
     # instead of 3: the reader's idle threads held the other core)
     query_threads: int = Field(0, ge=0, le=64, description="threads one query embedding uses "
-                               "in bf16 (0: one per core)")
+                               "in bf16 on OpenVINO (0: one per core)")
     # documents stay on PyTorch: on 256 SciFact documents (python -m evals.bench's embedding
     # throughput, 2 runs) ONNX Runtime fp32 embedded 13.3-15.2 documents/s in batches of 8 to
     # 64, PyTorch 13.4-15.4/s, with the same vectors (cosine 1.0000)
