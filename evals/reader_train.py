@@ -144,6 +144,10 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
 
     if not pairs or len({p.label for p in pairs}) < 2:
         raise ValueError("the reader needs both right and wrong sentences to learn from")
+    if cfg.train_precision not in (None, "bf16"):
+        raise ValueError(f"unknown reader training precision {cfg.train_precision!r}")
+    if cfg.loss not in (None, "pointwise", "listwise", "both"):
+        raise ValueError(f"unknown reader loss {cfg.loss!r}")
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -162,10 +166,6 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
     body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr},
                              {"params": net.head.parameters(), "lr": cfg.head_lr}], weight_decay=0.01)
-    if cfg.train_precision not in (None, "bf16"):
-        raise ValueError(f"unknown reader training precision {cfg.train_precision!r}")
-    if cfg.loss not in (None, "pointwise", "listwise", "both"):
-        raise ValueError(f"unknown reader loss {cfg.loss!r}")
     plan = _plan(pairs, [len(x) for x in ids], cfg, rng)
     steps = len(plan)
     warm = max(1, steps // 16)

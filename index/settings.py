@@ -80,10 +80,10 @@ class IndexSettings(Settings):
     # the bf16 query engine on OpenVINO uses this many threads, 0: one per core, as the reader
     # does (its fallback without OpenVINO, the fused PyTorch model, runs on PyTorch's own pool,
     # which the process shares, so this setting does not reach it); ONNX Runtime fp32 keeps
-    # one (its note in index.onnx_encoder). Seed dev
-    # set with the reader on OpenVINO (python -m evals.reader_latency, AMX host): answer p50
-    # 21.1 ms with two threads for queries against 25.9 ms with one (a query then took 6 ms
-    # instead of 3: the reader's idle threads held the other core)
+    # one (its note in index.onnx_encoder). Seed dev set with the reader on OpenVINO (python -m
+    # evals.reader_latency, AMX host): answer p50 21.1 ms with two threads for queries against
+    # 25.9 ms with one (a query then took 6 ms instead of 3: the reader's idle threads held the
+    # other core)
     query_threads: int = Field(0, ge=0, le=64, description="threads one query embedding uses "
                                "in bf16 on OpenVINO (0: one per core)")
     # documents stay on PyTorch: on 256 SciFact documents (python -m evals.bench's embedding
