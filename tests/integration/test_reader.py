@@ -347,3 +347,37 @@ def test_a_reader_trained_in_bf16_learns_and_keeps_fp32_weights(model_path: str)
     assert rd.digest(ReaderConfig(), folds) == rd.digest(ReaderConfig(train_precision=None), folds)
     with pytest.raises(ValueError, match="precision"):
         train_reader(pairs(), model_path, ReaderConfig(train_precision="fp16"), log=lambda _: None)
+
+
+def test_the_window_is_a_training_setting_the_served_reader_keeps(
+        trained: tuple[object, Path], model_path: str, tmp_path: Path) -> None:
+    """``--reader-window N``: the reader is trained on pairs cut to N word pieces, its manifest
+    says N, and answering cuts pairs to the same N; the default
+    (64) keeps the earlier readers' cache keys."""
+    from evals.reader_train import ReaderData
+    from evals.settings import TrainSettings
+    from evals.train import reader_config
+
+    assert reader_config(TrainSettings(data=["x"])) == ReaderConfig(
+        epochs=1.5, perturb=0.5, loss="both")  # the defaults: window 64
+    cfg = reader_config(TrainSettings(data=["x"], reader_window=96))
+    assert cfg.max_length == 96
+    rd = ReaderData(["q"], [[("s", "")]], [np.array([True])], [np.zeros(1)], ["g"])
+    folds = np.zeros(1, dtype=int)
+    assert rd.digest(ReaderConfig(), folds) == rd.digest(ReaderConfig(max_length=64), folds)
+    assert rd.digest(ReaderConfig(), folds) != rd.digest(ReaderConfig(max_length=96), folds)
+
+    net, _ = trained
+    long = " ".join(f"word{i}" for i in range(60)) + " and the answer is Ortega."
+    widths = {}
+    for window in (64, 96):
+        path = tmp_path / f"w{window}" / "reader.safetensors"
+        save_reader(net, {"base_model": model_fingerprint(model_path), "max_length": window,
+                          "top": 4}, path)
+        reader = Reader(path, model_path, tmp_path / "cache", backend="torch", precision="fp32")
+        assert reader.max_length == window
+        enc = reader.encode("Who keeps the lighthouse?", [(long, "The lighthouse is old.")])
+        widths[window] = enc["input_ids"].shape[1]
+        ids = [int(i) for i in enc["input_ids"][0] if i]
+        assert len(ids) == window  # cut to the window, and no further
+    assert widths == {64: 64, 96: 96}
