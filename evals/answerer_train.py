@@ -75,6 +75,22 @@ class Example:
 
 
 @dataclass(frozen=True)
+class TreeParams:
+    """Boosted trees' settings (sklearn's HistGradientBoostingClassifier)."""
+
+    trees: int = 300
+    learning_rate: float = 0.06
+    leaves: int = 31
+    depth: int = 8
+    min_leaf: int = 50
+    l2: float = 1.0
+
+
+# the answer model: one row per question, so smaller trees
+SMALL_TREES = TreeParams(trees=150, leaves=15, depth=6, min_leaf=30)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     model: ModelKind = "trees"
     answer_model: ModelKind = "trees"
@@ -84,6 +100,8 @@ class TrainConfig:
     seed: int = 0
     # the served answer's limits (AnswerSettings), so simulated answers are the served ones
     shape: Shape = SERVED
+    trees: TreeParams = TreeParams()  # the sentence model's
+    answer_trees: TreeParams = SMALL_TREES
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -162,7 +180,7 @@ def collect(assistant: Any, items: list[dict[str, Any]], groups: list[str],
 # -- models ------------------------------------------------------------------------------------
 
 def fit_model(x: np.ndarray, y: np.ndarray, kind: ModelKind, seed: int,
-              small: bool = False) -> dict[str, Any]:
+              small: bool = False, params: TreeParams | None = None) -> dict[str, Any]:
     """Fit and export to the JSON spec rag.scorer.Model reads."""
     # a feature missing everywhere (the reader's, when training without one) is constant to
     # the model; sklearn's binning refuses an all-missing column
@@ -183,9 +201,10 @@ def fit_model(x: np.ndarray, y: np.ndarray, kind: ModelKind, seed: int,
                 "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0])}
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    tp = params or (SMALL_TREES if small else TreeParams())
     clf = HistGradientBoostingClassifier(
-        max_iter=150 if small else 300, learning_rate=0.06, max_leaf_nodes=15 if small else 31,
-        max_depth=6 if small else 8, min_samples_leaf=30 if small else 50, l2_regularization=1.0,
+        max_iter=tp.trees, learning_rate=tp.learning_rate, max_leaf_nodes=tp.leaves,
+        max_depth=tp.depth, min_samples_leaf=tp.min_leaf, l2_regularization=tp.l2,
         early_stopping=False, random_state=seed).fit(x, y)
     return export_trees(clf)
 
@@ -300,7 +319,7 @@ def fit_answerer(data: list[Example], cfg: TrainConfig) -> tuple[dict[str, Any],
     oof: list[np.ndarray] = [np.zeros(0)] * len(data)
     for f in range(int(inner.max()) + 1):
         train = [e for e, g in zip(data, inner, strict=True) if g != f]
-        model = Model(fit_model(*_sentence_xy(train), cfg.model, cfg.seed))
+        model = Model(fit_model(*_sentence_xy(train), cfg.model, cfg.seed, params=cfg.trees))
         for i in np.flatnonzero(inner == f):
             oof[i] = _probs(model, data[i])
     q = np.stack([_qfeats(e, p) for e, p in zip(data, oof, strict=True)])
@@ -310,7 +329,7 @@ def fit_answerer(data: list[Example], cfg: TrainConfig) -> tuple[dict[str, Any],
     for f in range(int(inner.max()) + 1):
         train_idx, test_idx = np.flatnonzero(inner != f), np.flatnonzero(inner == f)
         am = Model(fit_model(q[train_idx], a[train_idx].astype(np.int64), cfg.answer_model, cfg.seed,
-                             small=True))
+                             params=cfg.answer_trees))
         pa_oof[test_idx] = am.proba(q[test_idx])
     threshold = threshold_for(pa_oof, a, cfg.target_false_abstention)
     by_policy = [simulate(data, oof, pa_oof, threshold, p, cfg.shape) for p in POLICIES]
@@ -323,8 +342,9 @@ def fit_answerer(data: list[Example], cfg: TrainConfig) -> tuple[dict[str, Any],
         "format": FORMAT,
         "sentence_features": SENTENCE_FEATURES,
         "question_features": QUESTION_FEATURES,
-        "sentence_model": fit_model(*_sentence_xy(data), cfg.model, cfg.seed),
-        "answer_model": fit_model(q, a.astype(np.int64), cfg.answer_model, cfg.seed, small=True),
+        "sentence_model": fit_model(*_sentence_xy(data), cfg.model, cfg.seed, params=cfg.trees),
+        "answer_model": fit_model(q, a.astype(np.int64), cfg.answer_model, cfg.seed,
+                                  params=cfg.answer_trees),
         "threshold": threshold,
         "policy": policy,
     }

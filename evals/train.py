@@ -7,6 +7,8 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,7 @@ def reader_config(settings: TrainSettings) -> Any:
     from evals.reader_train import ReaderConfig
 
     return ReaderConfig(epochs=settings.reader_epochs, seed=settings.seed,
+                        max_length=settings.reader_window,
                         precision=settings.served_precision, layers=settings.reader_layers,
                         perturb=settings.reader_perturb,
                         loss=None if settings.reader_loss == "pointwise" else settings.reader_loss,
@@ -254,12 +257,22 @@ def by_source(data: list[Any], held: Any) -> dict[str, dict[str, float]]:
     return out
 
 
-def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
+@dataclass
+class Gathered:
+    """Every training question with its candidates (and their out-of-fold reader logits)."""
+
+    data: list[Any]
+    groups: list[str]  # the documents of the training sets' questions (not the off-topic ones)
+    sources: list[dict[str, Any]]
+    collect_seconds: float
+    reader: dict[str, Any] | None
+
+
+def gather(settings: TrainSettings, say: Callable[[str], None]) -> Gathered:
+    """Index each training set, collect every question's candidates, and (with the reader) set
+    their out-of-fold reader logits: what cross-validation and the final fit read."""
     from index.build import ensure_index
     from rag.assistant import Assistant
-
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True) if log is None else log(msg)
 
     started = time.perf_counter()
     data, groups, sources, embedder = [], [], [], None
@@ -289,6 +302,17 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     data += off
     collect_s = time.perf_counter() - started
     reader = reader_stage(data, settings, say) if settings.reader else None
+    return Gathered(data, groups, sources, collect_s, reader)
+
+
+def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True) if log is None else log(msg)
+
+    started = time.perf_counter()
+    got = gather(settings, say)
+    data, groups, sources = got.data, got.groups, got.sources
+    collect_s, reader = got.collect_seconds, got.reader
     kinds = [settings.model] + ([k for k in ("trees", "logistic") if k != settings.model]
                                 if settings.compare else [])
     results: dict[str, Any] = {}

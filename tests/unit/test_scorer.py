@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evals.answerer_train import export_trees, fit_model
+from evals.answerer_train import SMALL_TREES, TreeParams, export_trees, fit_model
 from index.types import Passage
 from rag.candidates import QUESTION_FEATURES, READER_FEATURES, SENTENCE_FEATURES, Candidate
 from rag.extractive import ABSTAIN_TEXT, ExtractiveAnswerer
@@ -242,6 +242,18 @@ def test_missing_features_train_and_predict(kind: str) -> None:
     m = Model(fit_model(x, y, kind, 0))
     p = m.proba(x)
     assert not np.isnan(p).any() and ((p > 0.5) == y).mean() > 0.8
+
+
+def test_tree_settings_reach_the_exported_model() -> None:
+    """TrainConfig's tree settings (evals.scorer_sweep compares them): the exported model has
+    as many trees as asked, no deeper than asked; the defaults are the sentence model's 300 and
+    the answer model's 150."""
+    x, y = toy()
+    few = fit_model(x, y, "trees", 0, params=TreeParams(trees=7, depth=2, leaves=3, min_leaf=5))
+    assert len(few["feature"]) == 7 and few["depth"] <= 3  # depth 2 below the root
+    assert ((Model(few).proba(x) > 0.5) == y).mean() > 0.8
+    assert len(fit_model(x, y, "trees", 0)["feature"]) == TreeParams().trees == 300
+    assert len(fit_model(x, y, "trees", 0, small=True)["feature"]) == SMALL_TREES.trees == 150
 
 
 def test_a_fast_stage_is_sure_only_from_its_bound() -> None:
