@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -36,8 +37,14 @@ SETTINGS: tuple[tuple[str, TreeParams, TreeParams], ...] = (
 )
 
 
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 def sweep(settings: TrainSettings, names: list[str] | None = None, out: Path | None = None,
-          say=lambda m: print(m, file=sys.stderr, flush=True)) -> list[dict]:  # noqa: ANN001
+          say: Callable[[str], None] = _stderr) -> list[dict]:
+    """Cross-validate each of ``SETTINGS`` (or those in ``names``) on one collection of the
+    training candidates; each setting's figures also appended to ``out`` as a JSON line."""
     got = gather(settings, say)
     rows = []
     for name, sentence, answer in SETTINGS:
