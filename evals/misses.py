@@ -1,0 +1,84 @@
+"""Where held-out answers go wrong: each answerable question of the training sets, cross-validated
+by document as `rag train-answerer` does it (the bundled settings, its cached out-of-fold reader
+logits), put in one bin: right; abstained; no candidate sentence holds the answer; one does but
+the reader did not read it; the reader read it but another sentence led; or the right sentence
+led and the answer still missed (a gold answer the sentence's words do not hold verbatim).
+
+``python -m evals.misses --data ../shared/evals/squad2_dev ../shared/evals/coqa_dev
+"evals/seed_qa_dev.jsonl=seeds" --target-false-abstention 0.05`` from the repository root
+(about 9 minutes; one heavy job at a time). Prints JSON: the bins per training set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from evals.answerer_train import Example, HeldOut, TrainConfig, cross_validate, held_out_rows
+from evals.settings import TrainSettings
+from evals.train import gather
+from rag.candidates import SENTENCE_FEATURES
+from rag.extractive import Shape
+
+BINS = ("right", "abstained", "no candidate holds the answer", "a candidate holds it, not read",
+        "read, another sentence led", "the right sentence led, the answer missed")
+
+
+def bin_of(e: Example, abstained: bool, right: bool, probs: np.ndarray) -> str:
+    """The bin of one answerable question's held-out outcome."""
+    if right:
+        return BINS[0]
+    if abstained:
+        return BINS[1]
+    if not e.labels.any():
+        return BINS[2]
+    reader = SENTENCE_FEATURES.index("reader")
+    read = [i for i, c in enumerate(e.cands) if not np.isnan(c.features[reader])]
+    if not any(e.labels[i] for i in read):
+        return BINS[3]
+    return BINS[4] if len(probs) and not e.labels[int(np.argmax(probs))] else BINS[5]
+
+
+def misses(data: Sequence[Example], held: HeldOut) -> dict[str, dict[str, int]]:
+    """Per training set (the group's prefix): unanswerable questions abstained and answered, and
+    each answerable one in its bin."""
+    out: dict[str, Counter] = {}
+    for e, (answerable, abstained, right, _), probs in zip(data, held_out_rows(data, held), held.probs,
+                                                           strict=True):
+        c = out.setdefault(e.group.split("/", 1)[0], Counter())
+        if answerable:
+            c["answerable"] += 1
+            c[bin_of(e, abstained, right, probs)] += 1
+        else:
+            c["unanswerable"] += 1
+            c["unanswerable, abstained" if abstained else "unanswerable, answered"] += 1
+    return {k: dict(v) for k, v in out.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", nargs="+", required=True, help="training sets, as rag train-answerer's")
+    ap.add_argument("--target-false-abstention", type=float, default=0.05)
+    ap.add_argument("--folds", type=int, default=5)
+    args = ap.parse_args()
+    settings = TrainSettings(data=args.data, folds=args.folds, compare=False,
+                             target_false_abstention=args.target_false_abstention)
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    got = gather(settings, say)
+    cfg = TrainConfig(settings.model, settings.answer_model,
+                      target_false_abstention=settings.target_false_abstention,
+                      max_mean_words=settings.max_mean_words, seed=settings.seed,
+                      shape=Shape.of(settings.rag.answer))
+    held = cross_validate(got.data, settings.folds, cfg, say)
+    print(json.dumps(misses(got.data, held), indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""evals.misses: each held-out answerable question in one bin, on made-up outcomes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evals.answerer_train import Example, HeldOut
+from evals.misses import BINS, misses
+from index.types import Passage
+from rag.candidates import SENTENCE_FEATURES, Candidate
+from rag.extractive import Shape
+from rag.types import Hit
+
+RIGHT, WRONG = "The bridge opened in 1932.", "The river is wide."
+
+
+def example(answerable: bool = True, answers: tuple[str, ...] = ("1932",), right_read: bool = True,
+            labels: tuple[bool, bool] | None = None) -> Example:
+    text = f"{RIGHT} {WRONG}"
+    p = Passage("p", "d.txt", text, 0, len(text), "", "", ((0, len(RIGHT)), (len(RIGHT) + 1, len(text))))
+    hit = Hit(p, 1.0, 1)
+    f_right, f_wrong = (np.zeros(len(SENTENCE_FEATURES), dtype=np.float32) for _ in range(2))
+    if not right_read:
+        f_right[SENTENCE_FEATURES.index("reader")] = np.nan
+    cands = [Candidate(hit, 0, len(RIGHT), RIGHT, f_right), Candidate(hit, len(RIGHT) + 1, len(text), WRONG, f_wrong)]
+    item = {"answerable": answerable, "answers": list(answers) if answerable else [], "question": "When?"}
+    return Example(item, "set/d", cands, np.array(labels if labels is not None else (answerable, False)))
+
+
+def test_each_answerable_question_lands_in_one_bin() -> None:
+    data = [example(),                                   # led by the right sentence: right
+            example(),                                   # below the threshold: abstained
+            example(answers=("1850",), labels=(False, False)),  # no sentence holds it
+            example(right_read=False),                   # the right one unread, the wrong one led
+            example(),                                   # read, but the wrong one led
+            example(answers=("in the year 1932",)),      # the right one led, the words differ
+            example(answerable=False),                   # answered
+            example(answerable=False)]                   # abstained
+    probs = [(0.9, 0.1), (0.9, 0.1), (0.9, 0.1), (0.2, 0.8), (0.2, 0.8), (0.9, 0.1), (0.9, 0.1), (0.9, 0.1)]
+    pa = [0.9, 0.1, 0.9, 0.9, 0.9, 0.9, 0.9, 0.1]
+    held = HeldOut([np.array(p) for p in probs], np.array(pa), [0.5], [{"second_ratio": 1.01}],
+                   np.zeros(len(pa), dtype=np.int64), Shape())
+    got = misses(data, held)["set"]
+    assert got == {"answerable": 6, BINS[0]: 1, BINS[1]: 1, BINS[2]: 1, BINS[3]: 1, BINS[4]: 1,
+                   BINS[5]: 1, "unanswerable": 2, "unanswerable, abstained": 1,
+                   "unanswerable, answered": 1}
