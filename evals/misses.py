@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
-from evals.answerer_train import Example, HeldOut, TrainConfig, cross_validate, held_out_rows
-from evals.settings import TrainSettings
-from evals.train import gather
+from evals.answerer_train import Example, HeldOut, cross_validate, held_out_rows
+from evals.train import add_training_args, gather, to_stderr, train_config, training_settings
 from rag.candidates import SENTENCE_FEATURES
-from rag.extractive import Shape
 
 BINS = ("right", "abstained", "no candidate holds the answer", "a candidate holds it, not read",
         "read, another sentence led", "the right sentence led, the answer missed")
@@ -61,22 +58,10 @@ def misses(data: Sequence[Example], held: HeldOut) -> dict[str, dict[str, int]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", nargs="+", required=True, help="training sets, as rag train-answerer's")
-    ap.add_argument("--target-false-abstention", type=float, default=0.05)
-    ap.add_argument("--folds", type=int, default=5)
-    args = ap.parse_args()
-    settings = TrainSettings(data=args.data, folds=args.folds, compare=False,
-                             target_false_abstention=args.target_false_abstention)
-
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
-    got = gather(settings, say)
-    cfg = TrainConfig(settings.model, settings.answer_model,
-                      target_false_abstention=settings.target_false_abstention,
-                      max_mean_words=settings.max_mean_words, seed=settings.seed,
-                      shape=Shape.of(settings.rag.answer))
-    held = cross_validate(got.data, settings.folds, cfg, say)
+    add_training_args(ap)
+    settings = training_settings(ap.parse_args())
+    got = gather(settings, to_stderr)
+    held = cross_validate(got.data, settings.folds, train_config(settings), to_stderr)
     print(json.dumps(misses(got.data, held), indent=1))
 
 

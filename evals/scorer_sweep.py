@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from evals.answerer_train import SMALL_TREES, TrainConfig, TreeParams, cross_validate, held_out_metrics
+from evals.answerer_train import SMALL_TREES, TreeParams, cross_validate, held_out_metrics
 from evals.settings import TrainSettings
-from evals.train import by_source, gather
-from rag.extractive import Shape
+from evals.train import add_training_args, by_source, gather, to_stderr, train_config, training_settings
 
 # (name, sentence model, answer model); the first is the default, the others move one thing
 SETTINGS: tuple[tuple[str, TreeParams, TreeParams], ...] = (
@@ -37,12 +35,8 @@ SETTINGS: tuple[tuple[str, TreeParams, TreeParams], ...] = (
 )
 
 
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 def sweep(settings: TrainSettings, names: list[str] | None = None, out: Path | None = None,
-          say: Callable[[str], None] = _stderr) -> list[dict]:
+          say: Callable[[str], None] = to_stderr) -> list[dict]:
     """Cross-validate each of ``SETTINGS`` (or those in ``names``) on one collection of the
     training candidates; each setting's figures also appended to ``out`` as a JSON line."""
     got = gather(settings, say)
@@ -50,10 +44,7 @@ def sweep(settings: TrainSettings, names: list[str] | None = None, out: Path | N
     for name, sentence, answer in SETTINGS:
         if names and name not in names:
             continue
-        cfg = TrainConfig(settings.model, settings.answer_model,
-                          target_false_abstention=settings.target_false_abstention,
-                          max_mean_words=settings.max_mean_words, seed=settings.seed,
-                          shape=Shape.of(settings.rag.answer), trees=sentence, answer_trees=answer)
+        cfg = train_config(settings, trees=sentence, answer_trees=answer)
         t = time.perf_counter()
         held = cross_validate(got.data, settings.folds, cfg, lambda _: None)
         row = {"setting": name, "sentence": asdict(sentence), "answer": asdict(answer),
@@ -74,18 +65,14 @@ def sweep(settings: TrainSettings, names: list[str] | None = None, out: Path | N
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", nargs="+", required=True, help="training sets, as rag train-answerer's")
-    ap.add_argument("--target-false-abstention", type=float, default=0.05)
-    ap.add_argument("--folds", type=int, default=5)
+    add_training_args(ap)
     ap.add_argument("--only", nargs="*", help="run only these settings (by name)")
     ap.add_argument("--out", type=Path, help="append each setting's figures to this JSONL file")
     args = ap.parse_args()
     known = {n for n, _, _ in SETTINGS}
     if args.only and not set(args.only) <= known:
         ap.error(f"unknown settings {sorted(set(args.only) - known)}; known: {sorted(known)}")
-    settings = TrainSettings(data=args.data, folds=args.folds, compare=False,
-                             target_false_abstention=args.target_false_abstention)
-    sweep(settings, args.only, args.out)
+    sweep(training_settings(args), args.only, args.out)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -257,6 +258,32 @@ def by_source(data: list[Any], held: Any) -> dict[str, dict[str, float]]:
     return out
 
 
+def to_stderr(msg: str) -> None:
+    """Progress for a person at a terminal."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def train_config(settings: TrainSettings, kind: str | None = None, **more: Any) -> TrainConfig:
+    """The scorer's training configuration from the command's settings (``kind``: the sentence
+    model's family, default the settings'; ``more``: other TrainConfig fields)."""
+    return TrainConfig(kind or settings.model, settings.answer_model,
+                       target_false_abstention=settings.target_false_abstention,
+                       max_mean_words=settings.max_mean_words, seed=settings.seed,
+                       shape=Shape.of(settings.rag.answer), **more)  # the served answer's limits
+
+
+def add_training_args(ap: argparse.ArgumentParser) -> None:
+    """The training options of the evaluation scripts that cross-validate as train-answerer does."""
+    ap.add_argument("--data", nargs="+", required=True, help="training sets, as rag train-answerer's")
+    ap.add_argument("--target-false-abstention", type=float, default=0.05)
+    ap.add_argument("--folds", type=int, default=5)
+
+
+def training_settings(args: argparse.Namespace) -> TrainSettings:
+    return TrainSettings(data=args.data, folds=args.folds, compare=False,
+                         target_false_abstention=args.target_false_abstention)
+
+
 @dataclass
 class Gathered:
     """Every training question with its candidates (and their out-of-fold reader logits)."""
@@ -306,9 +333,7 @@ def gather(settings: TrainSettings, say: Callable[[str], None]) -> Gathered:
 
 
 def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True) if log is None else log(msg)
-
+    say = log or to_stderr
     started = time.perf_counter()
     got = gather(settings, say)
     data, groups, sources = got.data, got.groups, got.sources
@@ -318,7 +343,6 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     results: dict[str, Any] = {}
     curves = {}
     marks = {}
-    shape = Shape.of(settings.rag.answer)  # the served answer's limits
     runs: list[tuple[str, str, list[Any]]] = [(kind, kind, data) for kind in kinds]
     unread = without_reader(data) if reader is not None else []
     if reader is not None:
@@ -326,9 +350,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
     per_source: dict[str, Any] = {}
     helds: dict[str, Any] = {}
     for name, kind, rows in runs:
-        cfg = TrainConfig(kind, settings.answer_model,
-                          target_false_abstention=settings.target_false_abstention,
-                          max_mean_words=settings.max_mean_words, seed=settings.seed, shape=shape)
+        cfg = train_config(settings, kind)
         t = time.perf_counter()
         say(f"cross-validating {name} ({settings.folds} folds by document) …")
         held = cross_validate(rows, settings.folds, cfg, say)
@@ -343,9 +365,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
         say(summary_line(f"held-out {name}", m))
         for src, sm in per_source[name].items():
             say(summary_line(f"  {src}", sm))
-    cfg = TrainConfig(settings.model, settings.answer_model,
-                      target_false_abstention=settings.target_false_abstention,
-                      max_mean_words=settings.max_mean_words, seed=settings.seed, shape=shape)
+    cfg = train_config(settings)
     t = time.perf_counter()
     spec, inner = fit_answerer(data, cfg)
     fit_s = time.perf_counter() - t
