@@ -128,6 +128,11 @@ class TrainSettings(Settings):
     # 96: 5.1% and 1.5%); CoQA's 696 answerable references are never cut
     reader_window: int = Field(64, ge=16, le=256, description="word pieces the reader reads per "
                                "pair: the question, the sentence and the sentence before it")
+    # 3: the two wrong sentences ranked highest among the reader's top 8, and one drawn from the
+    # rest of them
+    reader_negatives: int = Field(3, ge=1, le=7, description="wrong sentences per question the "
+                                  "reader is trained on, from the top 8 it reads (the highest "
+                                  "ranked, and one drawn from the rest)")
     reader_train_precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="arithmetic of the reader's training passes: fp32, or bf16 "
                             "(autocast; faster where the CPU has AMX tiles)")

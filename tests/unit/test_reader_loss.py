@@ -56,3 +56,26 @@ def test_groups_are_runs_of_one_question_and_batches_keep_them_whole() -> None:
                 range(batch[i], batch[i] + starts[batch[i]]))
             i += starts[batch[i]]
     assert sorted(i for b in plan for i in b) == sorted(list(range(len(pairs))) * 2)
+
+
+def test_negatives_take_the_highest_ranked_wrong_picks_and_one_drawn_from_the_rest() -> None:
+    import random
+
+    import numpy as np
+
+    from evals.reader_train import pairs_for
+    from evals.settings import TrainSettings
+    from evals.train import reader_config
+
+    texts = [(f"s{i}", "") for i in range(10)]
+    labels = np.zeros(10, dtype=bool)
+    labels[4] = True
+    picked = np.array([3, 4, 0, 9, 1, 7, 2, 8])  # the reader's top 8, best first
+    three = pairs_for("q", texts, labels, picked, 3, random.Random(0))
+    assert [p.label for p in three] == [1, 0, 0, 0]
+    assert [p.sentence for p in three[:3]] == ["s4", "s3", "s0"]
+    assert three[3].sentence in {"s9", "s1", "s7", "s2", "s8"}
+    every = pairs_for("q", texts, labels, picked, 7, random.Random(0))
+    assert [p.sentence for p in every] == ["s4", "s3", "s0", "s9", "s1", "s7", "s2", "s8"]
+    assert reader_config(TrainSettings(data=["x"])).negatives == 3
+    assert reader_config(TrainSettings(data=["x"], reader_negatives=7)).negatives == 7
