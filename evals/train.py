@@ -277,11 +277,29 @@ def add_training_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--data", nargs="+", required=True, help="training sets, as rag train-answerer's")
     ap.add_argument("--target-false-abstention", type=float, default=0.05)
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="more",
+                    help="another rag train-answerer setting, by its field name (for example "
+                         "reader_negatives=7, to read that run's cached out-of-fold readers); "
+                         "repeatable")
 
 
 def training_settings(args: argparse.Namespace) -> TrainSettings:
-    return TrainSettings(data=args.data, folds=args.folds, compare=False,
-                         target_false_abstention=args.target_false_abstention)
+    """The settings the options give; a bad --set names the setting and why it is bad."""
+    more: dict[str, str] = {}
+    for spec in args.more:
+        name, sep, value = spec.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise SystemExit(f"--set wants NAME=VALUE, not {spec!r}")
+        if name not in TrainSettings.model_fields or name in ("data", "folds", "compare",
+                                                              "target_false_abstention"):
+            raise SystemExit(f"--set: {name!r} is not a training setting these scripts take")
+        more[name] = value
+    try:
+        return TrainSettings(data=args.data, folds=args.folds, compare=False,
+                             target_false_abstention=args.target_false_abstention, **more)
+    except ValueError as exc:
+        raise SystemExit(f"--set: {exc}") from exc
 
 
 @dataclass

@@ -44,3 +44,22 @@ def test_each_answerable_question_lands_in_one_bin() -> None:
     assert got == {"answerable": 6, BINS[0]: 1, BINS[1]: 1, BINS[2]: 1, BINS[3]: 1, BINS[4]: 1,
                    BINS[5]: 1, "unanswerable": 2, "unanswerable, abstained": 1,
                    "unanswerable, answered": 1}
+
+
+def test_other_training_settings_reach_the_scripts_by_name_and_bad_ones_are_refused() -> None:
+    import argparse
+
+    import pytest
+
+    from evals.train import add_training_args, training_settings
+
+    ap = argparse.ArgumentParser()
+    add_training_args(ap)
+    got = training_settings(ap.parse_args(["--data", "x", "--set", "reader_negatives=7",
+                                           "--set", "reader-epochs=1.0"]))
+    assert got.reader_negatives == 7 and got.reader_epochs == 1.0 and got.data == ["x"]
+    assert training_settings(ap.parse_args(["--data", "x"])).reader_negatives == 3
+    for bad, why in (("reader_negatives=9", "less than or equal to 7"), ("nope=1", "not a training"),
+                     ("reader_negatives", "NAME=VALUE"), ("folds=3", "not a training")):
+        with pytest.raises(SystemExit, match=why):
+            training_settings(ap.parse_args(["--data", "x", "--set", bad]))
