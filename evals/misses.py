@@ -6,12 +6,16 @@ led and the answer still missed (a gold answer the sentence's words do not hold 
 
 ``python -m evals.misses --data ../shared/evals/squad2_dev ../shared/evals/coqa_dev
 "evals/seed_qa_dev.jsonl=seeds" --target-false-abstention 0.05`` from the repository root
-(about 9 minutes; one heavy job at a time). Prints JSON: the bins per training set."""
+(about 9 minutes; one heavy job at a time). Prints JSON: the bins per training set, and for
+the questions where the reader read a right sentence but another led, how often the reader
+itself preferred the one that led and how often the two share a passage, with ``--examples N``
+of them drawn at random (seeded)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 from collections import Counter
 from collections.abc import Sequence
 
@@ -56,13 +60,51 @@ def misses(data: Sequence[Example], held: HeldOut) -> dict[str, dict[str, int]]:
     return {k: dict(v) for k, v in out.items()}
 
 
+def outranked(data: Sequence[Example], held: HeldOut, examples: int = 0,
+              seed: int = 0) -> dict[str, dict[str, object]]:
+    """Per training set, the answerable questions whose right sentence the reader read while
+    another led: how many, in how many the reader's own logit was higher for the one that led,
+    in how many the two share a passage, and ``examples`` of them (seeded draw)."""
+    reader = SENTENCE_FEATURES.index("reader")
+    found: dict[str, list[dict[str, object]]] = {}
+    for e, (answerable, abstained, right, _), probs in zip(data, held_out_rows(data, held), held.probs,
+                                                           strict=True):
+        if not answerable or bin_of(e, abstained, right, probs) != BINS[4]:
+            continue
+        led = e.cands[int(np.argmax(probs))]
+        best = max(np.flatnonzero(e.labels), key=lambda i: probs[i])
+        good = e.cands[int(best)]
+        found.setdefault(e.group.split("/", 1)[0], []).append({
+            "question": e.item.get("question", ""), "asked": e.query or e.asked,
+            "answers": list(e.item.get("answers", []))[:3],
+            "led": led.text, "led_probability": round(float(np.max(probs)), 3),
+            "led_reader": round(float(led.features[reader]), 2),
+            "right": good.text, "right_probability": round(float(probs[int(best)]), 3),
+            "right_reader": round(float(good.features[reader]), 2),
+            "same_passage": led.hit.passage.id == good.hit.passage.id})
+    out: dict[str, dict[str, object]] = {}
+    for name, rows in found.items():
+        # an unread sentence's logit is NaN, and NaN > x is False: counted as not preferred
+        preferred = sum(float(r["led_reader"]) > float(r["right_reader"]) for r in rows)  # type: ignore[arg-type]
+        drawn = random.Random(seed).sample(rows, min(examples, len(rows)))
+        out[name] = {"questions": len(rows), "reader preferred the one that led": preferred,
+                     "same passage": sum(bool(r["same_passage"]) for r in rows), "examples": drawn}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_training_args(ap)
-    settings = training_settings(ap.parse_args())
+    ap.add_argument("--examples", type=int, default=0, metavar="N",
+                    help="also print N outranked questions of each set, drawn at random (seeded)")
+    args = ap.parse_args()
+    if args.examples < 0:
+        raise SystemExit("--examples must be 0 or more")
+    settings = training_settings(args)
     got = gather(settings, to_stderr)
     held = cross_validate(got.data, settings.folds, train_config(settings), to_stderr)
-    print(json.dumps(misses(got.data, held), indent=1))
+    print(json.dumps({"bins": misses(got.data, held),
+                      "outranked": outranked(got.data, held, args.examples, settings.seed)}, indent=1))
 
 
 if __name__ == "__main__":

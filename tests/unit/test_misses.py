@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from evals.answerer_train import Example, HeldOut
-from evals.misses import BINS, misses
+from evals.misses import BINS, misses, outranked
 from index.types import Passage
 from rag.candidates import SENTENCE_FEATURES, Candidate
 from rag.extractive import Shape
@@ -63,3 +63,21 @@ def test_other_training_settings_reach_the_scripts_by_name_and_bad_ones_are_refu
                      ("reader_negatives", "NAME=VALUE"), ("folds=3", "not a training")):
         with pytest.raises(SystemExit, match=why):
             training_settings(ap.parse_args(["--data", "x", "--set", bad]))
+
+
+def test_outranked_questions_say_whether_the_reader_itself_preferred_the_one_that_led() -> None:
+    reader = SENTENCE_FEATURES.index("reader")
+    data = [example(), example(), example(), example(answerable=False)]
+    data[0].cands[1].features[reader] = 2.0   # the reader preferred the wrong one, which led
+    data[1].cands[0].features[reader] = 1.0   # the reader preferred the right one; the scorer did not
+    probs = [(0.2, 0.8), (0.3, 0.7), (0.9, 0.1), (0.2, 0.8)]  # the third is right
+    held = HeldOut([np.array(p) for p in probs], np.full(4, 0.9), [0.5], [{"second_ratio": 1.01}],
+                   np.zeros(4, dtype=np.int64), Shape())
+    got = outranked(data, held, examples=5)["set"]
+    assert got["questions"] == 2 and got["reader preferred the one that led"] == 1
+    assert got["same passage"] == 2
+    rows = sorted(got["examples"], key=lambda r: r["led_reader"])  # type: ignore[arg-type, index]
+    assert [r["led"] for r in rows] == [WRONG, WRONG] and rows[0]["right"] == RIGHT
+    assert (rows[0]["led_reader"], rows[0]["right_reader"]) == (0.0, 1.0)
+    assert (rows[1]["led_reader"], rows[1]["right_reader"]) == (2.0, 0.0)
+    assert outranked(data, held)["set"]["examples"] == []
