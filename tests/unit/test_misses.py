@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from evals.answerer_train import Example, HeldOut
-from evals.misses import BINS, misses, outranked
+from evals.misses import BINS, misses, operating_points, outranked
 from index.types import Passage
 from rag.candidates import SENTENCE_FEATURES, Candidate
 from rag.extractive import Shape
@@ -81,3 +81,18 @@ def test_outranked_questions_say_whether_the_reader_itself_preferred_the_one_tha
     assert (rows[0]["led_reader"], rows[0]["right_reader"]) == (0.0, 1.0)
     assert (rows[1]["led_reader"], rows[1]["right_reader"]) == (2.0, 0.0)
     assert outranked(data, held)["set"]["examples"] == []
+
+
+def test_operating_points_refuse_at_most_the_budget_of_answerable_questions() -> None:
+    # ten answerable questions (answer probabilities 0.05 .. 0.95, each led by its right
+    # sentence) and four unanswerable ones (0.1, 0.2, 0.3, 0.9)
+    data = [example() for _ in range(10)] + [example(answerable=False) for _ in range(4)]
+    pa = np.array([0.05 + 0.1 * i for i in range(10)] + [0.1, 0.2, 0.3, 0.9])
+    held = HeldOut([np.array((0.9, 0.1))] * 14, pa, [0.5], [{"second_ratio": 1.01}],
+                   np.zeros(14, dtype=np.int64), Shape())
+    got = {r["budget"]: r for r in operating_points(data, held, (0.0, 0.1, 0.35))["set"]}
+    assert got[0.0]["false_abstention"] == 0.0 and got[0.0]["accuracy"] == 1.0
+    assert got[0.0]["abstention"] == 0.0  # nothing below the lowest answerable probability
+    assert got[0.1]["false_abstention"] == 0.1 and got[0.1]["accuracy"] == 0.9
+    assert got[0.1]["abstention"] == 0.25  # 0.1 < 0.15
+    assert got[0.35]["false_abstention"] == 0.3 and got[0.35]["abstention"] == 0.75
