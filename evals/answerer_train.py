@@ -73,6 +73,11 @@ class Example:
     def answerable(self) -> bool:
         return bool(self.item["answerable"])
 
+    @property
+    def source(self) -> str:
+        """The training set the question came from (its group's prefix)."""
+        return self.group.split("/", 1)[0]
+
 
 @dataclass(frozen=True)
 class TreeParams:

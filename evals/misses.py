@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evals.answerer_train import Example, HeldOut, cross_validate, held_out_rows, outcome
+from evals.answerer_train import Example, HeldOut, cross_validate, held_out_rows, outcome, summarise
 from evals.train import add_training_args, gather, to_stderr, train_config, training_settings
 from rag.candidates import SENTENCE_FEATURES
 
@@ -51,7 +51,7 @@ def misses(data: Sequence[Example], held: HeldOut) -> dict[str, dict[str, int]]:
     out: dict[str, Counter] = {}
     for e, (answerable, abstained, right, _), probs in zip(data, held_out_rows(data, held), held.probs,
                                                            strict=True):
-        c = out.setdefault(e.group.split("/", 1)[0], Counter())
+        c = out.setdefault(e.source, Counter())
         if answerable:
             c["answerable"] += 1
             c[bin_of(e, abstained, right, probs)] += 1
@@ -75,7 +75,7 @@ def outranked(data: Sequence[Example], held: HeldOut, examples: int = 0,
         led = e.cands[int(np.argmax(probs))]
         best = max(np.flatnonzero(e.labels), key=lambda i: probs[i])
         good = e.cands[int(best)]
-        found.setdefault(e.group.split("/", 1)[0], []).append({
+        found.setdefault(e.source, []).append({
             "question": e.item.get("question", ""), "asked": e.query or e.asked,
             "answers": list(e.item.get("answers", []))[:3],
             "led": led.text, "led_probability": round(float(np.max(probs)), 3),
@@ -104,7 +104,7 @@ def operating_points(data: Sequence[Example], held: HeldOut,
     little better than a threshold chosen beforehand (answering's, from inner folds) would do."""
     sets: dict[str, list[int]] = {}
     for i, e in enumerate(data):
-        sets.setdefault(e.group.split("/", 1)[0], []).append(i)
+        sets.setdefault(e.source, []).append(i)
     out: dict[str, list[dict[str, float]]] = {}
     for name, idx in sets.items():
         answerable = [i for i in idx if data[i].answerable]
@@ -114,14 +114,12 @@ def operating_points(data: Sequence[Example], held: HeldOut,
         rows = []
         for budget in budgets:
             t = float(pa[int(np.floor(budget * len(pa)))]) if budget < 1 else float("inf")
-            res = [outcome(data[i], held.probs[i], float(held.answer_proba[i]), t,
-                           held.policies[int(held.folds[i])], held.shape) for i in idx]
-            ans = [r for i, r in zip(idx, res, strict=True) if data[i].answerable]
-            unans = [r for i, r in zip(idx, res, strict=True) if not data[i].answerable]
-            rows.append({"budget": budget, "threshold": round(t, 4),
-                         "accuracy": round(sum(r[1] for r in ans) / len(ans), 4),
-                         "false_abstention": round(sum(r[0] for r in ans) / len(ans), 4),
-                         "abstention": round(sum(r[0] for r in unans) / len(unans), 4) if unans else 0.0})
+            m = summarise([(data[i].answerable,
+                            *outcome(data[i], held.probs[i], float(held.answer_proba[i]), t,
+                                     held.policies[int(held.folds[i])], held.shape)) for i in idx])
+            rows.append({"budget": budget, "threshold": round(t, 4), "accuracy": round(m["accuracy"], 4),
+                         "false_abstention": round(m["false_abstention"], 4),
+                         "abstention": round(m["abstention_recall"], 4)})
         out[name] = rows
     return out
 

@@ -246,8 +246,8 @@ def by_source(data: list[Any], held: Any) -> dict[str, dict[str, float]]:
     from evals.answerer_train import HeldOut
 
     out = {}
-    for src in dict.fromkeys(e.group.split("/", 1)[0] for e in data):
-        idx = [i for i, e in enumerate(data) if e.group.split("/", 1)[0] == src]
+    for src in dict.fromkeys(e.source for e in data):
+        idx = [i for i, e in enumerate(data) if e.source == src]
         follow = [i for i in idx if data[i].item.get("history")]
         for name, part in ((src, idx), (f"{src} follow-ups", follow)):
             if not part or (name != src and len(part) == len(idx)):
