@@ -68,6 +68,7 @@ def outranked(data: Sequence[Example], held: HeldOut, examples: int = 0,
     in how many the two share a passage, and ``examples`` of them (seeded draw)."""
     reader = SENTENCE_FEATURES.index("reader")
     found: dict[str, list[dict[str, object]]] = {}
+    preferred: Counter = Counter()
     for e, (answerable, abstained, right, _), probs in zip(data, held_out_rows(data, held), held.probs,
                                                            strict=True):
         if not answerable or bin_of(e, abstained, right, probs) != BINS[4]:
@@ -75,6 +76,9 @@ def outranked(data: Sequence[Example], held: HeldOut, examples: int = 0,
         led = e.cands[int(np.argmax(probs))]
         best = max(np.flatnonzero(e.labels), key=lambda i: probs[i])
         good = e.cands[int(best)]
+        # on the logits themselves, not the rounded ones shown; an unread sentence's logit is
+        # NaN, and NaN > x is False: counted as not preferred
+        preferred[e.source] += bool(led.features[reader] > good.features[reader])
         found.setdefault(e.source, []).append({
             "question": e.item.get("question", ""), "asked": e.query or e.asked,
             "answers": list(e.item.get("answers", []))[:3],
@@ -85,10 +89,8 @@ def outranked(data: Sequence[Example], held: HeldOut, examples: int = 0,
             "same_passage": led.hit.passage.id == good.hit.passage.id})
     out: dict[str, dict[str, object]] = {}
     for name, rows in found.items():
-        # an unread sentence's logit is NaN, and NaN > x is False: counted as not preferred
-        preferred = sum(float(r["led_reader"]) > float(r["right_reader"]) for r in rows)  # type: ignore[arg-type]
         drawn = random.Random(seed).sample(rows, min(examples, len(rows)))
-        out[name] = {"questions": len(rows), "reader preferred the one that led": preferred,
+        out[name] = {"questions": len(rows), "reader preferred the one that led": preferred[name],
                      "same passage": sum(bool(r["same_passage"]) for r in rows), "examples": drawn}
     return out
 

@@ -96,3 +96,15 @@ def test_operating_points_refuse_at_most_the_budget_of_answerable_questions() ->
     assert got[0.1]["false_abstention"] == 0.1 and got[0.1]["accuracy"] == 0.9
     assert got[0.1]["abstention"] == 0.25  # 0.1 < 0.15
     assert got[0.35]["false_abstention"] == 0.3 and got[0.35]["abstention"] == 0.75
+
+
+def test_the_reader_preference_is_counted_on_its_logits_not_the_rounded_ones_shown() -> None:
+    reader = SENTENCE_FEATURES.index("reader")
+    data = [example()]
+    data[0].cands[0].features[reader], data[0].cands[1].features[reader] = 0.499, 0.501
+    held = HeldOut([np.array((0.2, 0.8))], np.full(1, 0.9), [0.5], [{"second_ratio": 1.01}],
+                   np.zeros(1, dtype=np.int64), Shape())
+    got = outranked(data, held, examples=1)["set"]
+    shown = got["examples"][0]  # type: ignore[index]
+    assert shown["led_reader"] == shown["right_reader"] == 0.5
+    assert got["reader preferred the one that led"] == 1
