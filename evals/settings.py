@@ -136,6 +136,11 @@ class TrainSettings(Settings):
     reader_negatives: int = Field(3, ge=1, le=7, description="wrong sentences per question the "
                                   "reader is trained on, from the top 8 it reads (the highest "
                                   "ranked, and one drawn from the rest)")
+    # 2: each out-of-fold reader learns from half of the documents, the served one from all of
+    # them; more folds give the scorer logits from readers nearer the served one (README)
+    reader_folds: int = Field(2, ge=2, le=10, description="folds by document of the out-of-fold "
+                              "readers whose logits the scorer learns from (each trains on the "
+                              "other folds)")
     reader_train_precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="arithmetic of the reader's training passes: fp32, or bf16 "
                             "(autocast; faster where the CPU has AMX tiles)")

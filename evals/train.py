@@ -115,8 +115,8 @@ def reader_config(settings: TrainSettings) -> Any:
 
 
 def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str, Any]:
-    """Out-of-fold reader logits into every candidate's features: two readers, each trained on
-    half the documents (folds by document) and scoring the other half. Cached by data hash."""
+    """Out-of-fold reader logits into every candidate's features: ``reader_folds`` readers,
+    each trained on the other folds' documents and scoring its own fold. Cached by data hash."""
     from evals.answerer_train import doc_folds
     from evals.reader_train import reader_data, reader_oof, reader_quality
     from rag.candidates import set_reader
@@ -124,7 +124,7 @@ def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str
     t = time.perf_counter()
     cfg = reader_config(settings)
     rd = reader_data(data)
-    folds = doc_folds(rd.groups, 2, settings.seed)
+    folds = doc_folds(rd.groups, settings.reader_folds, settings.seed)
     logits = reader_oof(rd, settings.rag.index.model_path, cfg, folds,
                         Path(settings.rag.index.cache_dir) / "reader-oof", say)
     reads = reads_of(settings)
@@ -137,6 +137,7 @@ def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str
     say(f"reader out of fold: picks a right sentence first {quality['top1_of_read']:.3f}, "
         f"AUC {quality['auc']:.3f}; it reads {reads} per question")
     return {"settings": cfg.__dict__, "reads": reads, "out_of_fold": quality,
+            "folds": settings.reader_folds,
             "oof_seconds": round(time.perf_counter() - t, 1)}
 
 
@@ -432,7 +433,8 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
                          f"{m['abstention_recall']:.3f} | {m['answer_words']:.1f} |")
     if reader is not None:
         q = reader["out_of_fold"]
-        lines += ["", f"Reader, out of fold (2 folds by document): a right sentence first among the "
+        lines += ["", f"Reader, out of fold ({reader.get('folds', 2)} folds by document): "
+                  f"a right sentence first among the "
                   f"top {cfg_top(reader)} {q['top1_of_read']:.3f}, AUC {q['auc']:.3f}; it reads "
                   f"{reader.get('reads', cfg_top(reader))} per question; "
                   f"{reader.get('oof_seconds')} s out of fold, {reader.get('final_seconds')} s final."]
