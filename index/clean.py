@@ -93,9 +93,27 @@ def units_of(text: str) -> list[Unit]:
         base = block.start()
         if _hard_wrapped([m.group(0) for m in lines]):
             units.append(_unit(text, base + lines[0].start(), base + lines[-1].end()))
-        else:
-            units.extend(_unit(text, base + m.start(), base + m.end()) for m in lines)
+            continue
+        first = lines[0]
+        for prev, m in zip(lines, lines[1:], strict=False):
+            if not _continues(prev.group(0), m.group(0)):
+                units.append(_unit(text, base + first.start(), base + prev.end()))
+                first = m
+        units.append(_unit(text, base + first.start(), base + lines[-1].end()))
     return units
+
+
+# a line of prose that stops mid-sentence, and a next line that cannot start a sentence, a
+# heading or a list item: text copied from a web page puts sub- and superscripts on lines of
+# their own ("an emergency supply of O" / "2 automatically supplied to them ...")
+_CONTINUATION = re.compile(r"^[a-z0-9)\]}.,;:%−–-]")
+_CONTINUED_WORDS = 8
+
+
+def _continues(line: str, nxt: str) -> bool:
+    return (len(line.split()) >= _CONTINUED_WORDS and not _TERMINAL.search(line.rstrip())
+            and not _BULLET.match(line.strip()) and not _BULLET.match(nxt.strip())
+            and bool(_CONTINUATION.match(nxt.lstrip())))
 
 
 def _hard_wrapped(lines: list[str]) -> bool:

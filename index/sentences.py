@@ -11,8 +11,9 @@ _ABBREV = {
     "u.s", "u.k", "u.n", "e.u", "inc", "ltd", "co", "corp", "dept", "fig", "approx", "est",
     "ph.d", "a.m", "p.m",
 }
-# a candidate boundary: terminal punctuation, optional closing quotes/brackets, then space
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)")
+# a candidate boundary: terminal punctuation, optional closing quotes/brackets and footnote
+# markers ("supplies.[h]", "in 1998.[12]"), then space
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?:\[\w{1,4}\])*(?=\s+|$)")
 _NEXT_START = re.compile(r"\s+([\"'“‘(\[]*)(\S)")
 # Mr, Dr, Sgt, Pfc, Cpl, Blvd: English words need a vowel (or y), so a capitalised word
 # without one before a full stop is an abbreviation, listed above or not

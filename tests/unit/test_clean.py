@@ -53,6 +53,29 @@ def test_hard_wrapped_paragraph_is_one_unit() -> None:
     assert [u.text for u in units[1:]] == ["- first item", "- second item"]
 
 
+def test_a_line_broken_mid_sentence_joins_the_next() -> None:
+    # text copied from a web page puts a subscript on a line of its own
+    text = ("Passengers in pressurized airplanes have an emergency supply of O\n"
+            "2 automatically supplied to them in case of cabin depressurization. Masks drop.\n"
+            "Short heading without a stop\n"
+            "lowercase line after a heading stays apart.\n"
+            "A long line of prose that stops in the middle of its sentence with no\n"
+            "Capitalised Line Is A Heading Or A New Sentence\n"
+            "Another long line of prose that stops in the middle of its sentence\n"
+            "- a list item\n")
+    units = units_of(text)
+    assert [u.text for u in units] == [
+        text[: text.index("Masks drop.") + len("Masks drop.")],
+        "Short heading without a stop",
+        "lowercase line after a heading stays apart.",
+        "A long line of prose that stops in the middle of its sentence with no",
+        "Capitalised Line Is A Heading Or A New Sentence",
+        "Another long line of prose that stops in the middle of its sentence",
+        "- a list item",
+    ]
+    assert units[0].text.count("\n") == 1 and text[units[0].start : units[0].end] == units[0].text
+
+
 def test_short_lines_are_not_merged() -> None:
     units = units_of("Line one.\nLine two.\n")
     assert [u.text for u in units] == ["Line one.", "Line two."]

@@ -28,6 +28,9 @@ def assert_well_formed(text: str, spans: list[tuple[int, int]], offset: int = 0)
          ["Preheat the oven.", "Mix the flour and sugar!", "Is it done?", "Yes."]),
         ("Dr. Mendes examined the patient. She was fine.",
          ["Dr. Mendes examined the patient.", "She was fine."]),
+        # footnote markers after the full stop stay with their sentence
+        ("The bridge opened in 1998.[12] Traffic doubled.[a][b] It was widened.",
+         ["The bridge opened in 1998.[12]", "Traffic doubled.[a][b]", "It was widened."]),
         ("The club signed J. R. Okafor last week. He plays left back.",
          ["The club signed J. R. Okafor last week.", "He plays left back."]),
         ("The nurse, Maria K. Lindqvist, checked the chart. She left.",
