@@ -137,10 +137,11 @@ class TrainSettings(Settings):
                                   "reader is trained on, from the top 8 it reads (the highest "
                                   "ranked, and one drawn from the rest)")
     # 2: each out-of-fold reader learns from half of the documents, the served one from all of
-    # them. 4 (2026-12-06, with bf16 training; same data, folds and seeds): the reader alone
-    # out of fold 0.751 against 0.746 (AUC 0.883 against 0.874); held out SQuAD abstained 0.346
-    # against 0.323 at 10% false abstention for the same accuracy (0.756 against 0.755), CoQA
-    # 0.595 against 0.612 at 5%; about 70 instead of 50 minutes of training: not adopted (README)
+    # them. 4 against 2 (2026-12-06, both with bf16 training; same data, folds and seeds): the
+    # reader alone out of fold 0.751 against 0.743 (AUC 0.883 against 0.873); held out, SQuAD
+    # at 10% false abstention abstained 0.346 against 0.331 with accuracy 0.756 against 0.760
+    # (along the same curve), CoQA 0.595 both at 5%; about 70 instead of 50 minutes of
+    # training: not adopted (README)
     reader_folds: int = Field(2, ge=2, le=10, description="folds by document of the out-of-fold "
                               "readers whose logits the scorer learns from (each trains on the "
                               "other folds)")
