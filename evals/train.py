@@ -433,7 +433,7 @@ def train_command(settings: TrainSettings, log: Any = None) -> dict[str, Any]:
                          f"{m['abstention_recall']:.3f} | {m['answer_words']:.1f} |")
     if reader is not None:
         q = reader["out_of_fold"]
-        lines += ["", f"Reader, out of fold ({reader.get('folds', 2)} folds by document): "
+        lines += ["", f"Reader, out of fold ({reader['folds']} folds by document): "
                   f"a right sentence first among the "
                   f"top {cfg_top(reader)} {q['top1_of_read']:.3f}, AUC {q['auc']:.3f}; it reads "
                   f"{reader.get('reads', cfg_top(reader))} per question; "
