@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field
 from index.config import Settings
 from index.dense import EF_CONSTRUCTION, EF_SEARCH, HNSW_M, HnswVectors
 from index.load import DEFAULT_MAX_FILE_BYTES
+from index.split import TEXT_RULES
 
 Precision = Literal["auto", "fp32", "bf16", "int8"]
 Store = Literal["local", "milvus"]
@@ -116,6 +117,7 @@ class IndexSettings(Settings):
     def chunk_fingerprint(self) -> dict[str, object]:
         """Settings that change passages or vectors: a mismatch needs a full rebuild."""
         return {
+            "text_rules": TEXT_RULES,
             "max_passage_tokens": self.max_passage_tokens,
             "min_passage_tokens": self.min_passage_tokens,
             "overlap_sentences": self.overlap_sentences,

@@ -15,6 +15,13 @@ log = logging.getLogger(__name__)
 
 TokenCounter = Callable[[list[str]], list[int]]
 
+# The version of the rules that turn a document's text into units, sentences and passages
+# (index.clean, index.sentences and this module). It is part of the index's chunk
+# fingerprint, so raising it when they change makes an index built under the old rules
+# rebuild on next use instead of answering from passages cut the old way.
+# 2: a line broken mid-sentence joins the next line; a footnote marker ends a sentence.
+TEXT_RULES = 2
+
 
 def token_counter(model_path: str, keep_pieces: bool = False) -> TokenCounter:
     """Word-piece counts from the model's own fast tokenizer (no torch needed); with

@@ -217,9 +217,12 @@ def check_compatible(manifest: dict[str, Any], model: dict[str, Any], settings: 
     if manifest["settings"] != settings:
         diff = {k: (manifest["settings"].get(k), v) for k, v in settings.items()
                 if manifest["settings"].get(k) != v}
+        rules = diff.pop("text_rules", None)
+        why = ([f"other settings {diff} (built, now)"] if diff else []) + (
+            [f"older rules for cutting text into passages (version {rules[0] or 1}, now {rules[1]})"]
+            if rules else [])
         raise IndexMismatch(
-            f"The index at {index_dir} was built with other settings {diff} (built, now). "
-            f"{rebuild_hint(index_dir)}"
+            f"The index at {index_dir} was built with {' and '.join(why)}. {rebuild_hint(index_dir)}"
         )
 
 

@@ -143,6 +143,30 @@ def test_manifest_from_another_model_or_settings_is_a_mismatch(
         SearchIndex.load(settings)
 
 
+def test_index_cut_by_older_text_rules_is_rebuilt_not_reused(
+        tmp_path: Path, docs_copy: Path, model_path: str, embedder) -> None:  # noqa: ANN001
+    from index.build import ensure_index
+
+    settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
+                             precision="fp32")
+    first = build_index(settings, embedder=embedder)
+    assert ensure_index(settings, embedder=embedder) is None  # fits: nothing to do
+    # an index built before the text rules were versioned records none
+    manifest_path = live_version(settings.index_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["settings"].pop("text_rules") >= 2
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatch, match=r"older rules for cutting text into passages \(version 1"):
+        SearchIndex.load(settings)
+    again = ensure_index(settings, embedder=embedder)
+    # every passage is cut and embedded anew, none reused from the old index
+    assert again is not None and again.reused_passages == 0
+    assert again.embedded_passages == first.passages
+    assert "text_rules" in json.loads((live_version(settings.index_dir) / "manifest.json").read_text())[
+        "settings"]
+    SearchIndex.load(settings)
+
+
 def test_missing_index_says_how_to_build(tmp_path: Path, model_path: str) -> None:
     with pytest.raises(IndexNotFound, match="rag index build"):
         SearchIndex.load(IndexSettings(index_dir=tmp_path / "none", model_path=model_path))
