@@ -105,8 +105,9 @@ def units_of(text: str) -> list[Unit]:
 
 # a line of prose that stops mid-sentence, and a next line that cannot start a sentence, a
 # heading or a list item: text copied from a web page puts sub- and superscripts on lines of
-# their own ("an emergency supply of O" / "2 automatically supplied to them ...")
-_CONTINUATION = re.compile(r"^[a-z0-9)\]}.,;:%−–-]")
+# their own ("an emergency supply of O" / "2 automatically supplied to them ..."). A number of
+# three digits or more (a year: "2018 was ...") may start a sentence, so it does not join.
+_CONTINUATION = re.compile(r"^(?:[a-z)\]}.,;:%−–-]|[0-9]{1,2}(?![0-9]))")
 _CONTINUED_WORDS = 8
 
 

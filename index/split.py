@@ -20,7 +20,8 @@ TokenCounter = Callable[[list[str]], list[int]]
 # fingerprint, so raising it when they change makes an index built under the old rules
 # rebuild on next use instead of answering from passages cut the old way.
 # 2: a line broken mid-sentence joins the next line; a footnote marker ends a sentence.
-TEXT_RULES = 2
+# 3: not when the next line starts with a number of three digits or more (a year).
+TEXT_RULES = 3
 
 
 def token_counter(model_path: str, keep_pieces: bool = False) -> TokenCounter:

@@ -62,7 +62,9 @@ def test_a_line_broken_mid_sentence_joins_the_next() -> None:
             "A long line of prose that stops in the middle of its sentence with no\n"
             "Capitalised Line Is A Heading Or A New Sentence\n"
             "Another long line of prose that stops in the middle of its sentence\n"
-            "- a list item\n")
+            "- a list item\n"
+            "A caption of a photograph taken on the border in the spring of\n"
+            "2018 was the year the talks began.\n")
     units = units_of(text)
     assert [u.text for u in units] == [
         text[: text.index("Masks drop.") + len("Masks drop.")],
@@ -72,6 +74,8 @@ def test_a_line_broken_mid_sentence_joins_the_next() -> None:
         "Capitalised Line Is A Heading Or A New Sentence",
         "Another long line of prose that stops in the middle of its sentence",
         "- a list item",
+        "A caption of a photograph taken on the border in the spring of",
+        "2018 was the year the talks began.",
     ]
     assert units[0].text.count("\n") == 1 and text[units[0].start : units[0].end] == units[0].text
 
