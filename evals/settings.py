@@ -145,9 +145,17 @@ class TrainSettings(Settings):
     reader_folds: int = Field(2, ge=2, le=10, description="folds by document of the out-of-fold "
                               "readers whose logits the scorer learns from (each trains on the "
                               "other folds)")
-    reader_train_precision: Literal["fp32", "bf16"] = Field(
-        "fp32", description="arithmetic of the reader's training passes: fp32, or bf16 "
-                            "(autocast; faster where the CPU has AMX tiles)")
+    # auto: bf16 where the CPU has AMX tiles, else fp32 (index.embed.resolve_precision). On
+    # 2026-12-06's AMX host a step took 509 ms in bf16 against 844 in fp32 (`python -m
+    # evals.reader_step`), and the fp32 training command took 64.9 minutes, over the hour; the
+    # same run in bf16 (same data, folds and seeds, both splitting as now) scored the same held
+    # out: all three sets 0.758 / 0.045 / 0.244 against 0.759 / 0.046 / 0.236 in fp32, CoQA
+    # follow-ups 0.646 against 0.649, seeds 0.639 both, the reader alone 0.743 against 0.742
+    # (README, "Training in bf16 where the CPU has AMX"). Without AMX, bf16 autocast measured
+    # slower than fp32.
+    reader_train_precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="arithmetic of the reader's training passes: fp32, bf16 (autocast), "
+                            "or auto: bf16 where the CPU has AMX tiles, else fp32")
     # fp32: trained and held out in int8 (2026-12-03, same data, folds and seeds, reader logits
     # through the served path), all three sets scored 0.744 against 0.749 in fp32, SQuAD
     # abstention 0.135 against 0.142, the reader alone top-1 0.707 against 0.732 (AUC 0.852

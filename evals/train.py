@@ -110,8 +110,16 @@ def reader_config(settings: TrainSettings) -> Any:
                         precision=settings.served_precision, layers=settings.reader_layers,
                         perturb=settings.reader_perturb,
                         loss=None if settings.reader_loss == "pointwise" else settings.reader_loss,
-                        train_precision=None if settings.reader_train_precision == "fp32"
-                        else settings.reader_train_precision)
+                        train_precision=reader_train_precision(settings.reader_train_precision))
+
+
+def reader_train_precision(setting: str) -> str | None:
+    """The training passes' arithmetic for ReaderConfig: "bf16", or None for fp32 (auto: bf16
+    where the CPU has AMX tiles)."""
+    from index.embed import resolve_precision
+
+    chosen = resolve_precision(setting) if setting == "auto" else setting
+    return None if chosen == "fp32" else chosen
 
 
 def reader_stage(data: list[Any], settings: TrainSettings, say: Any) -> dict[str, Any]:
