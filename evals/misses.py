@@ -1,5 +1,5 @@
 """Where held-out answers go wrong: each answerable question of the training sets, cross-validated
-by document as `rag train-answerer` does it (the bundled settings, its cached out-of-fold reader
+by document as `rag train-answerer` does it (the training command's settings, its cached out-of-fold reader
 logits), put in one bin: right; abstained; no candidate sentence holds the answer; one does but
 the reader did not read it; the reader read it but another sentence led; or the right sentence
 led and the answer still missed (a gold answer the sentence's words do not hold verbatim).
