@@ -215,11 +215,12 @@ def check_compatible(manifest: dict[str, Any], model: dict[str, Any], settings: 
             f"{rebuild_hint(index_dir)}"
         )
     if manifest["settings"] != settings:
-        diff = {k: (manifest["settings"].get(k), v) for k, v in settings.items()
-                if manifest["settings"].get(k) != v}
+        was = manifest["settings"]
+        diff = {k: (was.get(k), settings.get(k)) for k in sorted(set(was) | set(settings))
+                if was.get(k) != settings.get(k)}
         rules = diff.pop("text_rules", None)
         why = ([f"other settings {diff} (built, now)"] if diff else []) + (
-            [f"older rules for cutting text into passages (version {rules[0] or 1}, now {rules[1]})"]
+            [f"version {rules[0] or 1} of the rules for cutting text into passages (now {rules[1]})"]
             if rules else [])
         raise IndexMismatch(
             f"The index at {index_dir} was built with {' and '.join(why)}. {rebuild_hint(index_dir)}"
