@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from evals.reader_train import Pair, ReaderConfig, train_reader
+from evals.train import reader_train_precision
 from index.embed import cpu_flags, resolve_precision
 from index.load import load_folder
 from index.sentences import split_sentences
@@ -40,17 +41,13 @@ def sample_pairs(docs: Path, count: int, seed: int = 0) -> list[Pair]:
 
 
 def step_ms(pairs: list[Pair], model_path: str, precision: str, warm: int, batch: int) -> float:
-    """Mean milliseconds per step after the first ``warm`` steps."""
+    """Mean milliseconds per step after the first ``warm`` steps (main checks that the steps
+    and ``warm`` are multiples of 50, ``warm`` at least 50 and below the steps)."""
     marks: list[float] = []
-    cfg = ReaderConfig(epochs=1.0, batch=batch, train_precision=None if precision == "fp32" else precision,
+    cfg = ReaderConfig(epochs=1.0, batch=batch, train_precision=reader_train_precision(precision),
                        loss="both")
     # train_reader reports every 50 steps: time between the reports, not the model's loading
     train_reader(pairs, model_path, cfg, log=lambda _: marks.append(time.perf_counter()))
-    steps = len(pairs) // batch
-    if len(marks) < 2 or warm >= steps:
-        raise SystemExit("use more --steps than --warm, and at least 100")
-    if steps % 50 or warm % 50 or warm < 50:
-        raise SystemExit("--steps and --warm must be multiples of 50, --warm at least 50")
     first = warm // 50 - 1  # marks[k] is the report at step 50 * (k + 1)
     return (marks[-1] - marks[first]) / ((len(marks) - 1 - first) * 50) * 1000
 
@@ -68,9 +65,9 @@ def main(argv: list[str] | None = None) -> None:
                  "and below --steps")
     model_path = args.model_path or default_model_path()
     pairs = sample_pairs(args.docs, args.steps * args.batch)
-    tokens = sum(len((p.question + " " + p.sentence + " " + p.before).split()) for p in pairs) / len(pairs)
+    words = sum(len((p.question + " " + p.sentence + " " + p.before).split()) for p in pairs) / len(pairs)
     result: dict[str, object] = {"steps": args.steps, "warm": args.warm, "batch": args.batch,
-                                 "words_per_pair": round(tokens, 1),
+                                 "words_per_pair": round(words, 1),
                                  "amx": "amx_bf16" in cpu_flags(), "auto": resolve_precision("auto")}
     for precision in ("fp32", "bf16"):
         ms = step_ms(pairs, model_path, precision, args.warm, args.batch)

@@ -151,8 +151,8 @@ class TrainSettings(Settings):
     # same run in bf16 (same data, folds and seeds, both splitting as now) scored the same held
     # out: all three sets 0.758 / 0.045 / 0.244 against 0.759 / 0.046 / 0.236 in fp32, CoQA
     # follow-ups 0.646 against 0.649, seeds 0.639 both, the reader alone 0.743 against 0.742
-    # (README, "Training in bf16 where the CPU has AMX"). Without AMX, bf16 autocast measured
-    # slower than fp32.
+    # (README, "Retrained on today's splitting, and in bf16 where the CPU has AMX"). Without
+    # AMX, bf16 autocast measured slower than fp32.
     reader_train_precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="arithmetic of the reader's training passes: fp32, bf16 (autocast), "
                             "or auto: bf16 where the CPU has AMX tiles, else fp32")

@@ -28,7 +28,7 @@ from evals.answerer_train import (
 )
 from evals.run_eval import DatasetError, git_commit, load_items
 from evals.settings import TrainSettings
-from index.embed import model_fingerprint
+from index.embed import model_fingerprint, resolve_precision
 from rag.extractive import Shape
 from rag.scorer import save_scorer
 
@@ -116,9 +116,7 @@ def reader_config(settings: TrainSettings) -> Any:
 def reader_train_precision(setting: str) -> str | None:
     """The training passes' arithmetic for ReaderConfig: "bf16", or None for fp32 (auto: bf16
     where the CPU has AMX tiles)."""
-    from index.embed import resolve_precision
-
-    chosen = resolve_precision(setting) if setting == "auto" else setting
+    chosen = resolve_precision(setting)
     return None if chosen == "fp32" else chosen
 
 
