@@ -45,12 +45,16 @@ def bin_of(e: Example, abstained: bool, right: bool, probs: np.ndarray) -> str:
     return BINS[4] if len(probs) and not e.labels[int(np.argmax(probs))] else BINS[5]
 
 
-def misses(data: Sequence[Example], held: HeldOut) -> dict[str, dict[str, int]]:
+Row = tuple[bool, bool, bool, int]
+
+
+def misses(data: Sequence[Example], held: HeldOut,
+           rows: Sequence[Row] | None = None) -> dict[str, dict[str, int]]:
     """Per training set (the group's prefix): unanswerable questions abstained and answered, and
-    each answerable one in its bin."""
+    each answerable one in its bin. ``rows``: held_out_rows(data, held), when already computed."""
     out: dict[str, Counter] = {}
-    for e, (answerable, abstained, right, _), probs in zip(data, held_out_rows(data, held), held.probs,
-                                                           strict=True):
+    rows = held_out_rows(data, held) if rows is None else rows
+    for e, (answerable, abstained, right, _), probs in zip(data, rows, held.probs, strict=True):
         c = out.setdefault(e.source, Counter())
         if answerable:
             c["answerable"] += 1
@@ -61,16 +65,17 @@ def misses(data: Sequence[Example], held: HeldOut) -> dict[str, dict[str, int]]:
     return {k: dict(v) for k, v in out.items()}
 
 
-def outranked(data: Sequence[Example], held: HeldOut, examples: int = 0,
-              seed: int = 0) -> dict[str, dict[str, object]]:
+def outranked(data: Sequence[Example], held: HeldOut, examples: int = 0, seed: int = 0,
+              rows: Sequence[Row] | None = None) -> dict[str, dict[str, object]]:
     """Per training set, the answerable questions whose right sentence the reader read while
     another led: how many, in how many the reader's own logit was higher for the one that led,
-    in how many the two share a passage, and ``examples`` of them (seeded draw)."""
+    in how many the two share a passage, and ``examples`` of them (seeded draw). ``rows`` as
+    for misses."""
     reader = SENTENCE_FEATURES.index("reader")
     found: dict[str, list[dict[str, object]]] = {}
     preferred: Counter = Counter()
-    for e, (answerable, abstained, right, _), probs in zip(data, held_out_rows(data, held), held.probs,
-                                                           strict=True):
+    rows = held_out_rows(data, held) if rows is None else rows
+    for e, (answerable, abstained, right, _), probs in zip(data, rows, held.probs, strict=True):
         if not answerable or bin_of(e, abstained, right, probs) != BINS[4]:
             continue
         led = e.cands[int(np.argmax(probs))]
@@ -88,10 +93,10 @@ def outranked(data: Sequence[Example], held: HeldOut, examples: int = 0,
             "right_reader": round(float(good.features[reader]), 2),
             "same_passage": led.hit.passage.id == good.hit.passage.id})
     out: dict[str, dict[str, object]] = {}
-    for name, rows in found.items():
-        drawn = random.Random(seed).sample(rows, min(examples, len(rows)))
-        out[name] = {"questions": len(rows), "reader preferred the one that led": preferred[name],
-                     "same passage": sum(bool(r["same_passage"]) for r in rows), "examples": drawn}
+    for name, seen in found.items():
+        drawn = random.Random(seed).sample(seen, min(examples, len(seen)))
+        out[name] = {"questions": len(seen), "reader preferred the one that led": preferred[name],
+                     "same passage": sum(bool(r["same_passage"]) for r in seen), "examples": drawn}
     return out
 
 
@@ -137,8 +142,9 @@ def main() -> None:
     settings = training_settings(args)
     got = gather(settings, to_stderr)
     held = cross_validate(got.data, settings.folds, train_config(settings), to_stderr)
-    print(json.dumps({"bins": misses(got.data, held),
-                      "outranked": outranked(got.data, held, args.examples, settings.seed),
+    rows = held_out_rows(got.data, held)
+    print(json.dumps({"bins": misses(got.data, held, rows),
+                      "outranked": outranked(got.data, held, args.examples, settings.seed, rows),
                       "operating_points": operating_points(got.data, held)}, indent=1))
 
 

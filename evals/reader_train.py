@@ -48,6 +48,9 @@ class ReaderConfig:
     # the training passes' arithmetic: None (fp32) or "bf16" (autocast; the weights and the
     # optimiser stay fp32). Left out of the cache key when None, so fp32 keys stay as they were
     train_precision: str | None = None
+    # readers trained from the same start on other orders of the same pairs (and other
+    # dropout), their weights averaged into one ("model soup"; None: one reader)
+    soup: int | None = None
 
 
 @dataclass(frozen=True)
@@ -161,20 +164,44 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
     ids = enc["input_ids"]
     types = enc["token_type_ids"]
     labels = torch.tensor([p.label for p in pairs], dtype=torch.float32)
+    if cfg.soup is not None and cfg.soup < 1:
+        raise ValueError("a reader soup needs at least one reader")
     net = build_net(base_path, layers=cfg.layers)
     net.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-    body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
-    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr},
-                             {"params": net.head.parameters(), "lr": cfg.head_lr}], weight_decay=0.01)
-    plan = _plan(pairs, [len(x) for x in ids], cfg, rng)
-    steps = len(plan)
-    warm = max(1, steps // 16)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     # a prior that matches the share of right sentences, so early steps do not swing the body
     pos = float(labels.mean())
     with torch.no_grad():
         net.head.bias.fill_(float(np.log(pos / (1 - pos))))
+    members = cfg.soup or 1
+    start = {k: v.detach().clone() for k, v in net.state_dict().items()} if members > 1 else {}
+    summed: dict[str, Any] = {}
+    for k in range(members):
+        if k:
+            net.load_state_dict(start)
+            torch.manual_seed(cfg.seed + k)  # other dropout; the order comes from rng, drawn on
+            log(f"  reader {k + 1} of a soup of {members}")
+        _fit(net, ids, types, labels, pairs, _plan(pairs, [len(x) for x in ids], cfg, rng), cfg, log)
+        if members > 1:
+            for name, v in net.state_dict().items():
+                if v.is_floating_point():
+                    summed[name] = summed[name] + v.detach() if name in summed else v.detach().clone()
+    if members > 1:
+        net.load_state_dict({**net.state_dict(), **{n: v / members for n, v in summed.items()}})
+    return net.eval()
+
+
+def _fit(net: Any, ids: list[list[int]], types: list[list[int]], labels: Any, pairs: list[Pair],
+         plan: list[list[int]], cfg: ReaderConfig, log: Callable[[str], None]) -> None:
+    """One training run of ``net`` over the batches of ``plan``, in place."""
+    import torch
+
+    body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr},
+                             {"params": net.head.parameters(), "lr": cfg.head_lr}], weight_decay=0.01)
+    steps = len(plan)
+    warm = max(1, steps // 16)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     net.train()
     started = time.perf_counter()
     running = 0.0
@@ -207,7 +234,6 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
             spent = time.perf_counter() - started
             log(f"  reader step {step + 1}/{steps}, loss {running:.3f}, {spent:.0f} s, "
                 f"about {spent / (step + 1) * (steps - step - 1):.0f} s left")
-    return net.eval()
 
 
 def score_net(net: Any, base_path: str, questions: list[str], pairs: list[list[tuple[str, str]]],

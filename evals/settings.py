@@ -194,6 +194,11 @@ class TrainSettings(Settings):
         "both", description="the reader learns each pair alone (binary cross-entropy), "
                                  "each question's pairs at once (a softmax with a \"none\" "
                                  "option), or both losses added")
+    reader_soup: int | None = Field(
+        None, ge=1, le=8, description="train N readers from the same start on other orders of the "
+                                      "pairs and average their weights into one (default: one "
+                                      "reader); N times the reader's training time, none more "
+                                      "when answering")
     reader_reads: int | None = Field(
         None, ge=1, le=8, description="candidates the reader scores per question when answering "
                                       "(default: all 8 it is trained on); fewer is faster")

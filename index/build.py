@@ -413,7 +413,8 @@ def ensure_index(settings: IndexSettings, progress: bool = False,
 
 def build_reason(settings: IndexSettings) -> str | None:
     """Why the index must be built (none yet, or it no longer fits the settings), or None;
-    loads no model. A missing documents folder is an error (ensure_index)."""
+    loads no model; without the "Rebuild it with" hint, since the callers build. A missing
+    documents folder is an error (ensure_index)."""
     from index.errors import IndexMismatch, IndexNotFound, NoDocuments
 
     docs = Path(settings.docs_dir)
@@ -425,4 +426,4 @@ def build_reason(settings: IndexSettings) -> str | None:
         SearchIndex.load(settings, verify=False)
         return None
     except (IndexNotFound, IndexMismatch) as exc:
-        return str(exc)
+        return exc.reason  # without the command that fixes it by hand: the caller builds

@@ -13,7 +13,15 @@ class InvalidSetting(RagError):
 
 
 class RagIndexError(RagError):
-    """Base class for every error the index package raises on purpose."""
+    """Base class for every error the index package raises on purpose.
+
+    ``reason`` is what is wrong; ``hint``, the command that fixes it by hand. The message
+    holds both; a caller that fixes it by itself (index.build.ensure_index) logs the reason."""
+
+    def __init__(self, reason: str, hint: str = "") -> None:
+        super().__init__(f"{reason} {hint}" if hint else reason)
+        self.reason = reason
+        self.hint = hint
 
 
 class NoDocuments(RagIndexError):
@@ -48,6 +56,10 @@ class OnnxUnavailable(RagError):
 class EngineMissing(OnnxUnavailable):
     """The engine's package is not installed: the next engine is used, with nothing to warn
     about (a failure of an installed engine is logged as a warning)."""
+
+
+def build_hint(index_dir: object) -> str:
+    return f"Build it with: rag index build --index-dir {index_dir}"
 
 
 def rebuild_hint(index_dir: object, docs_dir: object | None = None) -> str:

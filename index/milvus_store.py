@@ -174,8 +174,8 @@ class MilvusStore:
         """The current version: its name, manifest, passages, vectors, sentence vectors."""
         version = self.current()
         if version is None:
-            raise IndexNotFound(f"No index in the Milvus store (collection prefix {self.name!r}). "
-                                "Build it: rag index build --store milvus --milvus-uri ...")
+            raise IndexNotFound(f"No index in the Milvus store (collection prefix {self.name!r}).",
+                                "Build it with: rag index build --store milvus --milvus-uri ...")
         raw = self._get(f"manifest:{version}")
         if raw is None:
             raise IndexCorrupt(f"The Milvus store has no manifest for version {version}.")

@@ -104,7 +104,7 @@ class SearchIndex:
         try:
             bm25 = BM25Index.load(version / "bm25")
         except IndexMismatch as exc:
-            raise IndexMismatch(f"{exc} {rebuild_hint(index_dir)}") from exc
+            raise IndexMismatch(str(exc), rebuild_hint(index_dir)) from exc
         except (OSError, ValueError, KeyError) as exc:
             msg = f"The BM25 index is unreadable ({exc}). {rebuild_hint(index_dir)}"
             raise IndexCorrupt(msg) from exc

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound, rebuild_hint
+from index.errors import IndexCorrupt, IndexMismatch, IndexNotFound, build_hint, rebuild_hint
 from index.rowfile import RowFile, rows_of
 from index.types import Passage
 
@@ -55,9 +55,7 @@ def live_version(index_dir: Path) -> Path:
         return index_dir
     pointer = index_dir / CURRENT
     if not pointer.is_file():
-        raise IndexNotFound(
-            f"No index at {index_dir}. Build it with: rag index build --index-dir {index_dir}"
-        )
+        raise IndexNotFound(f"No index at {index_dir}.", build_hint(index_dir))
     name = pointer.read_text(encoding="utf-8").strip()
     if not name or "/" in name or name.startswith("."):
         raise IndexCorrupt(f"{pointer} is damaged. {rebuild_hint(index_dir)}")
@@ -78,8 +76,7 @@ def read_manifest(version: Path, index_dir: Path) -> dict[str, Any]:
     if manifest["format_version"] not in READABLE_FORMATS:
         raise IndexMismatch(
             f"The index at {index_dir} has format {manifest['format_version']}, this program "
-            f"reads formats {' and '.join(map(str, READABLE_FORMATS))}. {rebuild_hint(index_dir)}"
-        )
+            f"reads formats {' and '.join(map(str, READABLE_FORMATS))}.", rebuild_hint(index_dir))
     for key in ("model", "settings", "documents", "files", "count"):
         if key not in manifest:
             raise IndexCorrupt(f"{version / MANIFEST} lacks '{key}'. {rebuild_hint(index_dir)}")
@@ -211,9 +208,8 @@ def check_compatible(manifest: dict[str, Any], model: dict[str, Any], settings: 
     if built.get("sha256") != model.get("sha256"):
         raise IndexMismatch(
             f"The index at {index_dir} was built with the model '{built.get('name')}' "
-            f"({built.get('path')}), not the configured '{model.get('name')}'. "
-            f"{rebuild_hint(index_dir)}"
-        )
+            f"({built.get('path')}), not the configured '{model.get('name')}'.",
+            rebuild_hint(index_dir))
     if manifest["settings"] != settings:
         was = manifest["settings"]
         diff = {k: (was.get(k), settings.get(k)) for k in sorted(set(was) | set(settings))
@@ -223,8 +219,7 @@ def check_compatible(manifest: dict[str, Any], model: dict[str, Any], settings: 
             [f"version {rules[0] or 1} of the rules for cutting text into passages (now {rules[1]})"]
             if rules else [])
         raise IndexMismatch(
-            f"The index at {index_dir} was built with {' and '.join(why)}. {rebuild_hint(index_dir)}"
-        )
+            f"The index at {index_dir} was built with {' and '.join(why)}.", rebuild_hint(index_dir))
 
 
 def _fsync_file(path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -144,7 +145,8 @@ def test_manifest_from_another_model_or_settings_is_a_mismatch(
 
 
 def test_index_cut_by_older_text_rules_is_rebuilt_not_reused(
-        tmp_path: Path, docs_copy: Path, model_path: str, embedder) -> None:  # noqa: ANN001
+        tmp_path: Path, docs_copy: Path, model_path: str, embedder,  # noqa: ANN001
+        caplog: pytest.LogCaptureFixture) -> None:
     from index.build import ensure_index
 
     settings = IndexSettings(docs_dir=docs_copy, index_dir=tmp_path / "idx", model_path=model_path,
@@ -158,7 +160,12 @@ def test_index_cut_by_older_text_rules_is_rebuilt_not_reused(
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatch, match=r"version 1 of the rules for cutting text into passages \(now [3-9]"):
         SearchIndex.load(settings)
-    again = ensure_index(settings, embedder=embedder)
+    with caplog.at_level(logging.WARNING, logger="index.build"):
+        again = ensure_index(settings, embedder=embedder)
+    # it says why it rebuilds, not how to rebuild by hand: it is doing that
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "version 1 of the rules" in said and "Building the index from" in said
+    assert "rag index build" not in said
     # every passage is cut and embedded anew, none reused from the old index
     assert again is not None and again.reused_passages == 0
     assert again.embedded_passages == first.passages
@@ -168,8 +175,10 @@ def test_index_cut_by_older_text_rules_is_rebuilt_not_reused(
 
 
 def test_missing_index_says_how_to_build(tmp_path: Path, model_path: str) -> None:
-    with pytest.raises(IndexNotFound, match="rag index build"):
+    with pytest.raises(IndexNotFound, match="rag index build") as caught:
         SearchIndex.load(IndexSettings(index_dir=tmp_path / "none", model_path=model_path))
+    # the reason alone (what ensure_index logs before it builds) has no command in it
+    assert caught.value.reason.startswith("No index at") and "rag index build" not in caught.value.reason
 
 
 def code_size(index: object) -> int:

@@ -382,3 +382,50 @@ def test_the_window_is_a_training_setting_the_served_reader_keeps(
         ids = [int(i) for i in enc["input_ids"][0] if i]
         assert len(ids) == window  # cut to the window, and no further
     assert widths == {64: 64, 96: 96}
+
+
+def test_a_reader_soup_averages_readers_trained_from_one_start(
+        model_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``soup=2``: two readers from the same start (the first the very reader ``soup=None``
+    trains), on other orders of the pairs; the result holds the mean of their weights and still
+    learns. The setting is part of the cache key (None's key unchanged); 0 readers is refused."""
+    import torch
+
+    from evals import reader_train
+    from evals.reader_train import ReaderData
+
+    cfg = ReaderConfig(epochs=3, batch=8, lr=2e-4, head_lr=3e-3)
+    single = train_reader(pairs(), model_path, cfg, log=lambda _: None)
+    members: list[dict[str, torch.Tensor]] = []
+    real = reader_train._fit
+
+    def kept(net, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        real(net, *args, **kwargs)
+        members.append({k: v.detach().clone() for k, v in net.state_dict().items()})
+
+    monkeypatch.setattr(reader_train, "_fit", kept)
+    soup = train_reader(pairs(), model_path, replace(cfg, soup=2), log=lambda _: None)
+    assert len(members) == 2
+    name = "bert.encoder.layer.0.attention.self.query.weight"
+    torch.testing.assert_close(members[0][name], single.state_dict()[name])
+    assert not torch.equal(members[0][name], members[1][name])
+    for k, v in soup.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, (members[0][k] + members[1][k]) / 2)
+    assert not soup.training
+    qs = [q for q, _, _ in RIGHT]
+    scores = score_net(soup, model_path, qs, [[(s, b) for _, s, b in RIGHT]] * len(qs), 64)
+    assert sum(all(row[i] > row[j] for j in WRONG(i)) for i, row in enumerate(scores)) >= 5
+    rd = ReaderData(["q"], [[("s", "")]], [np.array([True])], [np.zeros(1)], ["g"])
+    folds = np.zeros(1, dtype=int)
+    assert rd.digest(cfg, folds) != rd.digest(replace(cfg, soup=2), folds)
+    assert rd.digest(ReaderConfig(), folds) == rd.digest(ReaderConfig(soup=None), folds)
+    with pytest.raises(ValueError, match="soup"):
+        train_reader(pairs(), model_path, replace(cfg, soup=0), log=lambda _: None)
+    # --reader-soup 1 is one reader: the same configuration (and cache key) as none
+    from evals.settings import TrainSettings
+    from evals.train import reader_config
+
+    one = TrainSettings(data=["x"], reader_train_precision="fp32", reader_soup=1)
+    assert reader_config(one).soup is None
+    assert reader_config(one.model_copy(update={"reader_soup": 3})).soup == 3

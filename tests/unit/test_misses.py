@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evals.answerer_train import Example, HeldOut
+from evals.answerer_train import Example, HeldOut, held_out_rows
 from evals.misses import BINS, misses, operating_points, outranked
 from index.types import Passage
 from rag.candidates import SENTENCE_FEATURES, Candidate
@@ -44,6 +44,12 @@ def test_each_answerable_question_lands_in_one_bin() -> None:
     assert got == {"answerable": 6, BINS[0]: 1, BINS[1]: 1, BINS[2]: 1, BINS[3]: 1, BINS[4]: 1,
                    BINS[5]: 1, "unanswerable": 2, "unanswerable, abstained": 1,
                    "unanswerable, answered": 1}
+    # rows computed once and passed in (as main does) give the same bins, and are the ones used
+    rows = held_out_rows(data, held)
+    assert misses(data, held, rows)["set"] == got
+    assert outranked(data, held, rows=rows) == outranked(data, held)
+    flipped = [(a, True, False, w) if a else (a, ab, r, w) for a, ab, r, w in rows]
+    assert misses(data, held, flipped)["set"][BINS[1]] == 6
 
 
 def test_other_training_settings_reach_the_scripts_by_name_and_bad_ones_are_refused() -> None:
