@@ -194,6 +194,15 @@ class TrainSettings(Settings):
         "both", description="the reader learns each pair alone (binary cross-entropy), "
                                  "each question's pairs at once (a softmax with a \"none\" "
                                  "option), or both losses added")
+    # 2 (2026-12-06, bf16 training, same data, folds and seeds as one reader; `python -m
+    # evals.misses ... --set reader_soup=2`): the reader alone out of fold 0.756 against 0.743
+    # (AUC 0.877 against 0.873); held out, SQuAD 0.784 / 0.058 / 0.241 against 0.788 / 0.054 /
+    # 0.245 (at 10% false abstention 0.755, 0.328 against 0.760, 0.331), CoQA (all turns)
+    # 0.655 against 0.626, seeds 24 of 36 against 23; about 20 more minutes of training (about
+    # 59 in all on that host). With --reader-epochs 1.0 (about 7 more minutes): the reader
+    # alone 0.739, SQuAD 0.787 / 0.057 / 0.234, CoQA 0.634. Not the default: SQuAD, the main
+    # target, does not gain, and the better soup leaves no margin in the hour (README, "A soup
+    # of two readers")
     reader_soup: int | None = Field(
         None, ge=1, le=8, description="train N readers from the same start on other orders of the "
                                       "pairs and average their weights into one (default: one "
