@@ -151,6 +151,8 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
         raise ValueError(f"unknown reader training precision {cfg.train_precision!r}")
     if cfg.loss not in (None, "pointwise", "listwise", "both"):
         raise ValueError(f"unknown reader loss {cfg.loss!r}")
+    if cfg.soup is not None and cfg.soup < 1:
+        raise ValueError("a reader soup needs at least one reader")
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -164,8 +166,6 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
     ids = enc["input_ids"]
     types = enc["token_type_ids"]
     labels = torch.tensor([p.label for p in pairs], dtype=torch.float32)
-    if cfg.soup is not None and cfg.soup < 1:
-        raise ValueError("a reader soup needs at least one reader")
     net = build_net(base_path, layers=cfg.layers)
     net.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     # a prior that matches the share of right sentences, so early steps do not swing the body

@@ -65,11 +65,11 @@ def read_delta(version: Path, manifest: dict[str, Any], index_dir: Path) -> Delt
                      else None)
         bm25 = DeltaBM25.load(folder / "bm25")
     except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"The index's delta segment is unreadable ({exc}). "
-                           f"{rebuild_hint(index_dir)}") from exc
+        raise IndexCorrupt(f"The index's delta segment is unreadable ({exc}).",
+                           rebuild_hint(index_dir)) from exc
     dim = int(manifest["model"]["dimension"])
     if not (len(passages) == n == len(vectors) == bm25.size) or vectors.shape[1] != dim or (
             sentences is not None and (len(sentences) != n_sentences or sentences.shape[1] != dim)):
-        raise IndexCorrupt(f"The index's delta segment disagrees with its manifest. "
-                           f"{rebuild_hint(index_dir)}")
+        raise IndexCorrupt("The index's delta segment disagrees with its manifest.",
+                           rebuild_hint(index_dir))
     return DeltaSegment(passages, vectors, sentences, bm25)

@@ -100,20 +100,19 @@ class SearchIndex:
         try:
             dense = load_faiss(version / "dense.faiss", settings.hnsw_ef_search)
         except RuntimeError as exc:
-            raise IndexCorrupt(f"dense.faiss is unreadable ({exc}). {rebuild_hint(index_dir)}") from exc
+            raise IndexCorrupt(f"dense.faiss is unreadable ({exc}).", rebuild_hint(index_dir)) from exc
         try:
             bm25 = BM25Index.load(version / "bm25")
         except IndexMismatch as exc:
-            raise IndexMismatch(str(exc), rebuild_hint(index_dir)) from exc
+            raise IndexMismatch(exc.reason, rebuild_hint(index_dir)) from exc
         except (OSError, ValueError, KeyError) as exc:
-            msg = f"The BM25 index is unreadable ({exc}). {rebuild_hint(index_dir)}"
-            raise IndexCorrupt(msg) from exc
+            raise IndexCorrupt(f"The BM25 index is unreadable ({exc}).", rebuild_hint(index_dir)) from exc
         n = len(passages)
         n_delta, _ = delta_counts(manifest)
         if not (n == manifest["count"] - n_delta == dense.ntotal == bm25.size == len(vectors)):
             raise IndexCorrupt(
                 f"The index files disagree on the passage count ({n} passages, "
-                f"{dense.ntotal} vectors, {bm25.size} BM25 rows). {rebuild_hint(index_dir)}"
+                f"{dense.ntotal} vectors, {bm25.size} BM25 rows).", rebuild_hint(index_dir)
             )
         sent_vecs: np.ndarray | RowFile | StackedRows | None = None
         if (version / "sentences.npy").is_file():
@@ -125,8 +124,8 @@ class SearchIndex:
         # the delta's rows follow the base's (index.delta)
         base_sentences = len(sent_vecs) if sent_vecs is not None else 0
         if (sent_vecs is None) != (delta.sentence_vectors is None):
-            raise IndexCorrupt(f"The index's delta segment and its base disagree on sentence "
-                               f"vectors. {rebuild_hint(index_dir)}")
+            raise IndexCorrupt("The index's delta segment and its base disagree on sentence "
+                               "vectors.", rebuild_hint(index_dir))
         if sent_vecs is not None:
             sent_vecs = StackedRows([sent_vecs, delta.sentence_vectors])
         index = cls._assemble(version, manifest, passages + delta.passages,
@@ -170,8 +169,8 @@ class SearchIndex:
         if sent_vecs is not None:
             rows = sentence_keys(passages)
             if len(rows) != len(sent_vecs):
-                raise IndexCorrupt(f"The sentence vectors do not match the passages. "
-                                   f"{rebuild_hint(index_dir)}")
+                raise IndexCorrupt("The sentence vectors do not match the passages.",
+                                   rebuild_hint(index_dir))
         flat: list[int] = []
         offsets: list[int] = []
         if rows:
@@ -192,12 +191,12 @@ class SearchIndex:
                                              settings.hnsw_ef_search, settings.hnsw_vectors,
                                              settings.hnsw_ef_construction)
             except RuntimeError as exc:
-                raise IndexCorrupt(f"sentences.faiss is unreadable ({exc}). "
-                                   f"{rebuild_hint(index_dir)}") from exc
+                raise IndexCorrupt(f"sentences.faiss is unreadable ({exc}).",
+                                   rebuild_hint(index_dir)) from exc
             in_graph = len(sent_vecs) if base_sentences is None else base_sentences
             if sent_dense is not None and sent_dense.ntotal != in_graph:
-                raise IndexCorrupt(f"sentences.faiss does not match the sentences. "
-                                   f"{rebuild_hint(index_dir)}")
+                raise IndexCorrupt("sentences.faiss does not match the sentences.",
+                                   rebuild_hint(index_dir))
             index.attach_sentence_index(sent_dense)
         return index
 

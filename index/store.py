@@ -58,10 +58,10 @@ def live_version(index_dir: Path) -> Path:
         raise IndexNotFound(f"No index at {index_dir}.", build_hint(index_dir))
     name = pointer.read_text(encoding="utf-8").strip()
     if not name or "/" in name or name.startswith("."):
-        raise IndexCorrupt(f"{pointer} is damaged. {rebuild_hint(index_dir)}")
+        raise IndexCorrupt(f"{pointer} is damaged.", rebuild_hint(index_dir))
     version = index_dir / name
     if not (version / MANIFEST).is_file():
-        raise IndexCorrupt(f"{pointer} names {name}, which is missing. {rebuild_hint(index_dir)}")
+        raise IndexCorrupt(f"{pointer} names {name}, which is missing.", rebuild_hint(index_dir))
     return version
 
 
@@ -69,17 +69,16 @@ def read_manifest(version: Path, index_dir: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((version / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"{version / MANIFEST} is unreadable ({exc}). {rebuild_hint(index_dir)}"
-        raise IndexCorrupt(msg) from exc
+        raise IndexCorrupt(f"{version / MANIFEST} is unreadable ({exc}).", rebuild_hint(index_dir)) from exc
     if not isinstance(manifest, dict) or "format_version" not in manifest:
-        raise IndexCorrupt(f"{version / MANIFEST} is not an index manifest. {rebuild_hint(index_dir)}")
+        raise IndexCorrupt(f"{version / MANIFEST} is not an index manifest.", rebuild_hint(index_dir))
     if manifest["format_version"] not in READABLE_FORMATS:
         raise IndexMismatch(
             f"The index at {index_dir} has format {manifest['format_version']}, this program "
             f"reads formats {' and '.join(map(str, READABLE_FORMATS))}.", rebuild_hint(index_dir))
     for key in ("model", "settings", "documents", "files", "count"):
         if key not in manifest:
-            raise IndexCorrupt(f"{version / MANIFEST} lacks '{key}'. {rebuild_hint(index_dir)}")
+            raise IndexCorrupt(f"{version / MANIFEST} lacks '{key}'.", rebuild_hint(index_dir))
     return manifest
 
 
@@ -88,11 +87,10 @@ def verify_files(version: Path, manifest: dict[str, Any], index_dir: Path) -> No
     for rel, digest in manifest["files"].items():
         path = version / rel
         if not path.is_file():
-            raise IndexCorrupt(f"Index file {path} is missing. {rebuild_hint(index_dir)}")
+            raise IndexCorrupt(f"Index file {path} is missing.", rebuild_hint(index_dir))
         if file_sha256(path) != digest:
-            raise IndexCorrupt(
-                f"Index file {path} is damaged (checksum differs). {rebuild_hint(index_dir)}"
-            )
+            raise IndexCorrupt(f"Index file {path} is damaged (checksum differs).",
+                               rebuild_hint(index_dir))
 
 
 def read_passages(path: Path, index_dir: Path) -> list[Passage]:
@@ -103,7 +101,7 @@ def read_passages(path: Path, index_dir: Path) -> list[Passage]:
                 if line.strip():
                     passages.append(Passage.from_json(json.loads(line)))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise IndexCorrupt(f"{path} is unreadable ({exc}). {rebuild_hint(index_dir)}") from exc
+        raise IndexCorrupt(f"{path} is unreadable ({exc}).", rebuild_hint(index_dir)) from exc
     return passages
 
 
@@ -113,7 +111,7 @@ def load_rows(path: Path, index_dir: Path, in_memory_below: int) -> np.ndarray |
     try:
         return rows_of(path, in_memory_below)
     except (OSError, ValueError) as exc:
-        raise IndexCorrupt(f"{path} is unreadable ({exc}). {rebuild_hint(index_dir)}") from exc
+        raise IndexCorrupt(f"{path} is unreadable ({exc}).", rebuild_hint(index_dir)) from exc
 
 
 class VersionWriter:

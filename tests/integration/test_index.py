@@ -113,8 +113,12 @@ def test_truncated_files_give_a_clear_error_naming_the_rebuild(
     path = live_version(settings.index_dir) / name
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(IndexCorrupt, match="rag index build .*--full"):
+    with pytest.raises(IndexCorrupt, match="rag index build .*--full") as caught:
         SearchIndex.load(settings)
+    # what is wrong and how to fix it by hand are held apart; the message joins them
+    assert caught.value.hint.startswith("Rebuild it with: rag index build")
+    assert "rag index build" not in caught.value.reason
+    assert str(caught.value) == f"{caught.value.reason} {caught.value.hint}"
 
 
 def test_corrupted_faiss_without_checksums_still_fails_clearly(
