@@ -51,6 +51,11 @@ class ReaderConfig:
     # readers trained from the same start on other orders of the same pairs (and other
     # dropout), their weights averaged into one ("model soup"; None: one reader)
     soup: int | None = None
+    # weight of an auxiliary loss (None: none): a head over the token states, used only in
+    # training, points at where the gold answer starts and ends in a right sentence, and at
+    # [CLS] for a wrong one (SQuAD 2.0's span objective), so the body learns where an answer
+    # lies and not only that the sentence is on topic. Answering is unchanged
+    span: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,13 +64,28 @@ class Pair:
     sentence: str
     before: str
     label: int
+    answer: str = ""  # a right sentence's gold answer as written in it (span loss); "" unknown
+
+
+def locate(sentence: str, answers: Sequence[str]) -> str:
+    """The first gold answer found in ``sentence`` (ignoring case), as the sentence writes it;
+    "" when none is there verbatim."""
+    low = sentence.strip().lower()
+    for a in answers:
+        a = a.strip()
+        at = low.find(a.lower()) if a else -1
+        if at >= 0:
+            return sentence.strip()[at:at + len(a)]
+    return ""
 
 
 def pairs_for(question: str, texts: Sequence[tuple[str, str]], labels: np.ndarray,
-              picked: np.ndarray, negatives: int, rng: random.Random) -> list[Pair]:
-    """All right sentences among the candidates, and ``negatives`` wrong ones among the picked
-    (the highest-ranked first, one drawn at random from the rest of them)."""
-    out = [Pair(question, *texts[i], 1) for i in np.flatnonzero(labels)]
+              picked: np.ndarray, negatives: int, rng: random.Random,
+              answers: Sequence[str] = ()) -> list[Pair]:
+    """All right sentences among the candidates (with the gold answer each holds, of
+    ``answers``), and ``negatives`` wrong ones among the picked (the highest-ranked first, one
+    drawn at random from the rest of them)."""
+    out = [Pair(question, *texts[i], 1, locate(texts[i][0], answers)) for i in np.flatnonzero(labels)]
     wrong = [int(i) for i in picked if not labels[i]]
     chosen = wrong[: max(0, negatives - 1)]
     rest = wrong[len(chosen):]
@@ -73,6 +93,47 @@ def pairs_for(question: str, texts: Sequence[tuple[str, str]], labels: np.ndarra
         chosen.append(rng.choice(rest))
     out += [Pair(question, *texts[i], 0) for i in chosen]
     return out
+
+
+def span_targets(enc: Any, pairs: Sequence[Pair]) -> tuple[list[int], list[int]]:
+    """Token positions of each pair's answer in its tokenised pair (``enc``: a fast
+    tokenizer's batch encoding with offsets): the first and last word pieces of the answer in a
+    right sentence; 0 ([CLS]) for a wrong one; -100 (ignored) where a right sentence's answer
+    is unknown or cut off by the window."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, p in enumerate(pairs):
+        if not p.label:
+            starts.append(0)
+            ends.append(0)
+            continue
+        at = pair_text(p.sentence, p.before).find(p.answer) if p.answer else -1
+        seq = enc.sequence_ids(i)
+        spans = [(k, o) for k, (o, sid) in enumerate(zip(enc["offset_mapping"][i], seq, strict=True))
+                 if sid == 1]
+        first = next((k for k, (_, e) in spans if e > at), None) if at >= 0 else None
+        last = max((k for k, (b, _) in spans if b < at + len(p.answer)), default=None)
+        if first is None or last is None or last < first or spans[-1][1][1] < at + len(p.answer):
+            starts.append(-100)
+            ends.append(-100)
+        else:
+            starts.append(first)
+            ends.append(last)
+    return starts, ends
+
+
+def span_loss(states: Any, head: Any, types: Any, mask: Any, starts: Any, ends: Any) -> Any:
+    """Cross-entropy of the answer's first and last word pieces over [CLS] and the second
+    segment's tokens, averaged over pairs with a known target (0 when none has one)."""
+    import torch
+
+    if not bool((starts >= 0).any()):
+        return states.new_zeros(())
+    allowed = (types == 1) & (mask == 1)
+    allowed[:, 0] = True
+    logits = head(states).float().masked_fill(~allowed.unsqueeze(-1), -1e4)
+    ce = torch.nn.functional.cross_entropy
+    return (ce(logits[..., 0], starts, ignore_index=-100) + ce(logits[..., 1], ends, ignore_index=-100)) / 2
 
 
 def _batches(lengths: list[int], batch: int, rng: random.Random) -> list[list[int]]:
@@ -161,11 +222,20 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
     measure = measuring_tokenizer(base_path)
     # the question clipped as the Reader clips it when answering
     clipped = {q: clip_question(measure, q, cfg.max_length) for q in {p.question for p in pairs}}
+    if cfg.span is not None and cfg.span <= 0:
+        raise ValueError("the answer-span loss needs a positive weight")
     enc = tok([clipped[p.question] for p in pairs], [pair_text(p.sentence, p.before) for p in pairs],
-              truncation="only_second", max_length=cfg.max_length)
+              truncation="only_second", max_length=cfg.max_length,
+              return_offsets_mapping=cfg.span is not None)
     ids = enc["input_ids"]
     types = enc["token_type_ids"]
     labels = torch.tensor([p.label for p in pairs], dtype=torch.float32)
+    spans = None
+    if cfg.span is not None:
+        starts, ends = span_targets(enc, pairs)
+        spans = (torch.tensor(starts), torch.tensor(ends))
+        known = sum(s >= 0 for s, p in zip(starts, pairs, strict=True) if p.label)
+        log(f"  answer spans: {known} of {int(labels.sum())} right sentences")
     net = build_net(base_path, layers=cfg.layers)
     net.bert.embeddings.word_embeddings.weight.requires_grad_(False)
     # a prior that matches the share of right sentences, so early steps do not swing the body
@@ -180,7 +250,8 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
             net.load_state_dict(start)
             torch.manual_seed(cfg.seed + k)  # other dropout; the order comes from rng, drawn on
             log(f"  reader {k + 1} of a soup of {members}")
-        _fit(net, ids, types, labels, pairs, _plan(pairs, [len(x) for x in ids], cfg, rng), cfg, log)
+        _fit(net, ids, types, labels, pairs, _plan(pairs, [len(x) for x in ids], cfg, rng), cfg, log,
+             spans)
         if members > 1:
             for name, v in net.state_dict().items():
                 if v.is_floating_point():
@@ -191,13 +262,18 @@ def train_reader(pairs: list[Pair], base_path: str, cfg: ReaderConfig,
 
 
 def _fit(net: Any, ids: list[list[int]], types: list[list[int]], labels: Any, pairs: list[Pair],
-         plan: list[list[int]], cfg: ReaderConfig, log: Callable[[str], None]) -> None:
-    """One training run of ``net`` over the batches of ``plan``, in place."""
+         plan: list[list[int]], cfg: ReaderConfig, log: Callable[[str], None],
+         spans: tuple[Any, Any] | None = None) -> None:
+    """One training run of ``net`` over the batches of ``plan``, in place; with ``spans``
+    (each pair's answer start and end, span_targets), a span head of its own learns them
+    beside it (span_loss, weighted by ``cfg.span``), and is dropped after."""
     import torch
 
     body = [p for n, p in net.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    span_head = torch.nn.Linear(net.bert.config.hidden_size, 2) if spans is not None else None
+    heads = [*net.head.parameters(), *(span_head.parameters() if span_head is not None else [])]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr},
-                             {"params": net.head.parameters(), "lr": cfg.head_lr}], weight_decay=0.01)
+                             {"params": heads, "lr": cfg.head_lr}], weight_decay=0.01)
     steps = len(plan)
     warm = max(1, steps // 16)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -216,9 +292,12 @@ def _fit(net: Any, ids: list[list[int]], types: list[list[int]], labels: Any, pa
             t[r, :n] = torch.tensor(types[i])
             m[r, :n] = 1
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.train_precision == "bf16"):
-            out = net(x, m, t)
+            states = net.states(x, m, t)
+            out = net.readout(states, m)
+            extra = (span_loss(states, span_head, t, m, spans[0][b], spans[1][b])
+                     if span_head is not None and spans is not None else None)
         out = out.float()
-        loss = out.new_zeros(())
+        loss = out.new_zeros(()) if extra is None else cfg.span * extra.float()
         if cfg.loss in ("listwise", "both"):
             loss = loss + listwise_loss(out, labels[b], question_groups([pairs[i] for i in b]))
         if cfg.loss != "listwise":
@@ -303,6 +382,8 @@ class ReaderData:
     # the question part of each query (without the conversation's last exchange beside it),
     # where near-miss copies edit it; empty: the whole query
     asked: list[str] = field(default_factory=list)
+    # each question's gold answers (for the answer-span loss); empty: none known
+    answers: list[list[str]] = field(default_factory=list)
 
     def picks(self, top: int) -> list[np.ndarray]:
         return [reader_pick(k, top) for k in self.keys]
@@ -312,7 +393,8 @@ class ReaderData:
         picks = self.picks(cfg.top)
         out: list[Pair] = []
         for i in idx:
-            out += pairs_for(self.queries[i], self.texts[i], self.labels[i], picks[i], cfg.negatives, rng)
+            out += pairs_for(self.queries[i], self.texts[i], self.labels[i], picks[i], cfg.negatives, rng,
+                             self.answers[i] if i < len(self.answers) else ())
         if cfg.perturb:
             out += self.near_misses(idx, cfg.perturb, seed)
         return out
@@ -398,7 +480,8 @@ def reader_data(data: Sequence[Any]) -> ReaderData:
                       [reader_key(np.stack([c.features for c in e.cands])) if e.cands else np.zeros(0)
                        for e in data],
                       [e.group for e in data],
-                      [e.asked for e in data])
+                      [e.asked for e in data],
+                      [list(e.item.get("answers") or []) for e in data])
 
 
 def reader_quality(rd: ReaderData, logits: list[np.ndarray], top: int) -> dict[str, float]:

@@ -208,6 +208,17 @@ class TrainSettings(Settings):
                                       "pairs and average their weights into one (default: one "
                                       "reader); N times the reader's training time, none more "
                                       "when answering")
+    # 1.0 (2026-12-06, bf16 training, same data, folds and seeds as without; `python -m
+    # evals.misses ... --set reader_span=1.0`): the reader alone out of fold 0.741 against
+    # 0.743; held out, SQuAD 0.782 / 0.053 / 0.201 against 0.788 / 0.054 / 0.245 (at 10% false
+    # abstention 0.751, 0.290 against 0.760, 0.331), CoQA (all turns) 0.638 against 0.626.
+    # 0.25: the reader alone 0.723, SQuAD 0.784 / 0.057 / 0.235 (at 10%: 0.753, 0.323), CoQA
+    # 0.618. Not the default: SQuAD loses answers and abstention at both weights (README, "An
+    # answer-span loss beside the reader's")
+    reader_span: float | None = Field(
+        None, gt=0, le=10, description="weight of an auxiliary loss in the reader's training: "
+                                       "a head used only there points at the gold answer's "
+                                       "words in each right sentence (default: none)")
     reader_reads: int | None = Field(
         None, ge=1, le=8, description="candidates the reader scores per question when answering "
                                       "(default: all 8 it is trained on); fewer is faster")

@@ -111,7 +111,8 @@ def reader_config(settings: TrainSettings) -> Any:
                         perturb=settings.reader_perturb,
                         loss=None if settings.reader_loss == "pointwise" else settings.reader_loss,
                         train_precision=reader_train_precision(settings.reader_train_precision),
-                        soup=settings.reader_soup if (settings.reader_soup or 1) > 1 else None)
+                        soup=settings.reader_soup if (settings.reader_soup or 1) > 1 else None,
+                        span=settings.reader_span)
 
 
 def reader_train_precision(setting: str) -> str | None:

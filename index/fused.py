@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,7 +64,10 @@ def traced(net: Any, example: dict[str, np.ndarray]) -> Any:
     torch.jit.enable_onednn_fusion(True)  # process-wide: only these traced models use it
     torch.jit.set_fusion_strategy([("STATIC", FUSED_SHAPES)])
     args = tuple(torch.from_numpy(example[k]) for k in INPUTS)
-    with torch.no_grad():
+    # the trace's warnings (Python values taken as constants: shapes fixed_shape pins anyway)
+    # are for whoever writes the model, not for whoever asks a question
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         return torch.jit.freeze(torch.jit.trace(net.eval(), args, strict=False))
 
 

@@ -140,14 +140,21 @@ def build_net(base_path: str, attention: str | None = None, layers: int | None =
                 self.bert.config.num_hidden_layers = layers
             self.head = torch.nn.Linear(self.bert.config.hidden_size, 1)
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                    token_type_ids: torch.Tensor) -> torch.Tensor:
-            # pooled and read out in fp32 even when the transformer runs in bf16 (fused_bf16)
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state.float()
+        def states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   token_type_ids: torch.Tensor) -> torch.Tensor:
+            """The transformer's last token states, in fp32 even when it runs in bf16."""
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state.float()
+
+        def readout(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            """The logit: the head over the mean of the token states (in fp32, fused_bf16)."""
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             return self.head(pooled).squeeze(-1)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor) -> torch.Tensor:
+            return self.readout(self.states(input_ids, attention_mask, token_type_ids), attention_mask)
 
     return ReaderNet()
 

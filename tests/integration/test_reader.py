@@ -429,3 +429,47 @@ def test_a_reader_soup_averages_readers_trained_from_one_start(
     one = TrainSettings(data=["x"], reader_train_precision="fp32", reader_soup=1)
     assert reader_config(one).soup is None
     assert reader_config(one.model_copy(update={"reader_soup": 3})).soup == 3
+
+
+def test_an_answer_span_loss_trains_beside_the_reader_and_is_not_stored(
+        model_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``span``: a head used only in training learns where each right sentence's answer lies
+    (its loss falls), the reader still learns which sentence answers, and what is stored is the
+    reader alone. The setting is part of the cache key (None's key unchanged); a weight of 0 is
+    refused."""
+    from evals import reader_train
+    from evals.reader_train import ReaderData
+    from evals.settings import TrainSettings
+    from evals.train import reader_config
+
+    answers = ["bright red", "Ortega", "1932", "2.7 kilometres", "rye bread", "beside the harbour"]
+    spanned = [replace(p, answer=answers[[s for _, s, _ in RIGHT].index(p.sentence)]) if p.label else p
+               for p in pairs()]
+    seen: list[float] = []
+    real = reader_train.span_loss
+
+    def kept(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        out = real(*args, **kwargs)
+        seen.append(float(out.detach()))
+        return out
+
+    monkeypatch.setattr(reader_train, "span_loss", kept)
+    cfg = ReaderConfig(epochs=3, batch=8, lr=2e-4, head_lr=3e-3)
+    net = train_reader(spanned, model_path, replace(cfg, span=1.0), log=lambda _: None)
+    assert len(seen) >= 9
+    assert np.mean(seen[-3:]) < 0.5 * np.mean(seen[:3])
+    qs = [q for q, _, _ in RIGHT]
+    scores = score_net(net, model_path, qs, [[(s, b) for _, s, b in RIGHT]] * len(qs), 64)
+    assert sum(all(row[i] > row[j] for j in WRONG(i)) for i, row in enumerate(scores)) >= 5
+    plain = train_reader(spanned, model_path, cfg, log=lambda _: None)
+    assert net.state_dict().keys() == plain.state_dict().keys()
+    name = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not np.allclose(net.state_dict()[name].numpy(), plain.state_dict()[name].numpy())
+    rd = ReaderData(["q"], [[("s", "")]], [np.array([True])], [np.zeros(1)], ["g"])
+    folds = np.zeros(1, dtype=int)
+    assert rd.digest(cfg, folds) != rd.digest(replace(cfg, span=1.0), folds)
+    assert rd.digest(ReaderConfig(), folds) == rd.digest(ReaderConfig(span=None), folds)
+    with pytest.raises(ValueError, match="span"):
+        train_reader(spanned, model_path, replace(cfg, span=0.0), log=lambda _: None)
+    assert reader_config(TrainSettings(data=["x"], reader_train_precision="fp32")).span is None
+    assert reader_config(TrainSettings(data=["x"], reader_train_precision="fp32", reader_span=0.5)).span == 0.5

@@ -79,3 +79,61 @@ def test_negatives_take_the_highest_ranked_wrong_picks_and_one_drawn_from_the_re
     assert [p.sentence for p in every] == ["s4", "s3", "s0", "s9", "s1", "s7", "s2", "s8"]
     assert reader_config(TrainSettings(data=["x"])).negatives == 3
     assert reader_config(TrainSettings(data=["x"], reader_negatives=7)).negatives == 7
+
+
+def test_answer_spans_point_at_the_gold_answer_in_right_sentences_and_at_cls_in_wrong_ones(
+        model_path: str) -> None:
+    """span_targets: the first and last word pieces of the answer as the tokenised pair holds
+    it; [CLS] for a wrong pair; ignored where the answer is unknown or cut off by the window.
+    locate finds a gold answer whatever its case, as the sentence writes it."""
+    import numpy as np
+    import torch
+    from transformers import AutoTokenizer
+
+    from evals.reader_train import Pair, ReaderData, locate, span_loss, span_targets
+    from rag.reader import pair_text
+
+    assert locate("  The bridge opened in 1932.", ["1931", "the Bridge"]) == "The bridge"
+    assert locate("The bridge opened in 1932.", ["1931", ""]) == ""
+    tail = " ".join(["word"] * 80) + " Ortega."
+    pairs = [Pair("When did the bridge open?", "The bridge opened to traffic in 1932.", "It is old.", 1, "1932"),
+             Pair("Who keeps it?", "Its keeper is a retired sailor named Ortega.", "", 1, "retired sailor"),
+             Pair("Who keeps it?", "The bakery sells bread.", "", 0),
+             Pair("Who keeps it?", "The keeper is unknown.", "", 1, ""),
+             Pair("Who keeps it?", tail, "", 1, "Ortega")]
+    tok = AutoTokenizer.from_pretrained(model_path)
+    enc = tok([p.question for p in pairs], [pair_text(p.sentence, p.before) for p in pairs],
+              truncation="only_second", max_length=32, return_offsets_mapping=True)
+    starts, ends = span_targets(enc, pairs)
+    assert tok.decode(enc["input_ids"][0][starts[0]:ends[0] + 1]) == "1932"
+    assert tok.decode(enc["input_ids"][1][starts[1]:ends[1] + 1]) == "retired sailor"
+    assert (starts[2], ends[2]) == (0, 0)
+    assert (starts[3], ends[3]) == (-100, -100)
+    assert (starts[4], ends[4]) == (-100, -100)  # past the 32-token window
+    # the loss is low where the head points at the targets and 0 when no pair has one
+    width = max(len(x) for x in enc["input_ids"])
+    types = torch.zeros((len(pairs), width), dtype=torch.long)
+    mask = torch.zeros_like(types)
+    for i, t in enumerate(enc["token_type_ids"]):
+        types[i, :len(t)] = torch.tensor(t)
+        mask[i, :len(t)] = 1
+    s, e = torch.tensor(starts), torch.tensor(ends)
+
+    def pointing(states: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros((*states.shape[:2], 2))
+        for i in range(len(pairs)):
+            if starts[i] >= 0:
+                out[i, starts[i], 0] = out[i, ends[i], 1] = 50.0
+        return out
+
+    states = torch.zeros((len(pairs), width, 4))
+    assert float(span_loss(states, pointing, types, mask, s, e)) < 1e-3
+    assert float(span_loss(states, lambda x: torch.zeros((*x.shape[:2], 2)), types, mask, s, e)) > 1.0
+    none = torch.full_like(s, -100)
+    assert float(span_loss(states, pointing, types, mask, none, none)) == 0.0
+    # ReaderData gives right pairs their answer as the sentence writes it
+    rd = ReaderData(["when?"], [[("Opened in 1932.", ""), ("Closed.", "")]], [np.array([True, False])],
+                    [np.zeros(2)], ["g"], [], [["1932"]])
+    from evals.reader_train import ReaderConfig
+    got = rd.pairs([0], ReaderConfig(top=2, negatives=1), 0)
+    assert [(p.label, p.answer) for p in got] == [(1, "1932"), (0, "")]
