@@ -17,7 +17,8 @@ from __future__ import annotations
 import copy
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -64,11 +65,31 @@ def traced(net: Any, example: dict[str, np.ndarray]) -> Any:
     torch.jit.enable_onednn_fusion(True)  # process-wide: only these traced models use it
     torch.jit.set_fusion_strategy([("STATIC", FUSED_SHAPES)])
     args = tuple(torch.from_numpy(example[k]) for k in INPUTS)
-    # the trace's warnings (Python values taken as constants: shapes fixed_shape pins anyway)
-    # are for whoever writes the model, not for whoever asks a question
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+    with torch.no_grad(), quiet_trace():
         return torch.jit.freeze(torch.jit.trace(net.eval(), args, strict=False))
+
+
+@contextmanager
+def quiet_trace() -> Iterator[None]:
+    """Tracing and freezing without the notes they print, which are for whoever writes the
+    model, not for whoever asks a question: the tracer's (Python values taken as constants,
+    shapes that fixed_shape pins anyway), and transformers' deprecation warning and "loss_type"
+    log line, set off when freezing reads every attribute of the model. Its logger's level is
+    put back after."""
+    import logging
+
+    import torch
+
+    logger = logging.getLogger("transformers")
+    level = logger.level
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
 
 
 class FusedEncoder:

@@ -148,7 +148,9 @@ def export(model: Any, fingerprint: dict[str, Any], target: Path) -> Path:
         def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
             return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
 
-    sample = model.tokenize(["An example sentence for tracing.", "Another one."])
+    texts = ["An example sentence for tracing.", "Another one."]
+    # preprocess: sentence-transformers 5's name for tokenize, which warns that it is deprecated
+    sample = model.preprocess(texts) if hasattr(model, "preprocess") else model.tokenize(texts)
     args = tuple(sample[k] if k in sample else torch.zeros_like(sample["input_ids"]) for k in INPUTS)
 
     def write(tmp: Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TextIO
 
 from ui.flags import settings_from_args
 
@@ -38,12 +38,17 @@ def rag_settings(args: argparse.Namespace) -> Any:
     return settings_from_args(RagSettings, args)
 
 
-def print_build_report(report: Any, list_unchanged: int = 50) -> None:
+def print_build_report(report: Any, list_unchanged: int = 50, file: TextIO | None = None) -> None:
     """One row per document; in a collection of more than ``list_unchanged`` documents only the
-    new and changed ones (``--json`` lists all)."""
-    print(f"Index: {report.index_dir}  ({report.passages} passages, dense {report.dense_kind}, "
-          f"{report.precision}, {report.seconds:.1f} s)")
-    print(f"{'document':40} {'status':9} {'passages':>8} {'kept':>9} {'dropped':>9}  dropped by rule")
+    new and changed ones (``--json`` lists all). To ``file`` (default: standard output)."""
+    out = sys.stdout if file is None else file
+
+    def say(*parts: str) -> None:
+        print(*parts, file=out)
+
+    say(f"Index: {report.index_dir}  ({report.passages} passages, dense {report.dense_kind}, "
+        f"{report.precision}, {report.seconds:.1f} s)")
+    say(f"{'document':40} {'status':9} {'passages':>8} {'kept':>9} {'dropped':>9}  dropped by rule")
     rows = report.documents
     hidden = 0
     if len(rows) > list_unchanged:
@@ -51,21 +56,21 @@ def print_build_report(report: Any, list_unchanged: int = 50) -> None:
         hidden, rows = len(rows) - len(shown), shown
     for d in rows:
         why = ", ".join(f"{k}: {v}" for k, v in sorted(d.dropped_by_reason.items())) or "-"
-        print(f"{d.doc_id[:40]:40} {d.status:9} {d.passages:8d} {d.kept_chars:8d}c "
-              f"{d.dropped_chars:8d}c  {why}")
+        say(f"{d.doc_id[:40]:40} {d.status:9} {d.passages:8d} {d.kept_chars:8d}c "
+            f"{d.dropped_chars:8d}c  {why}")
     for r in report.removed:
-        print(f"{r[:40]:40} removed")
+        say(f"{r[:40]:40} removed")
     for s in report.skipped:
         print(f"warning: skipped {s.path}: {s.reason}", file=sys.stderr)
     if hidden:
-        print(f"... and {hidden} unchanged documents (--json lists them)")
-    print(f"embedded {report.embedded_passages} passages, reused {report.reused_passages}")
+        say(f"... and {hidden} unchanged documents (--json lists them)")
+    say(f"embedded {report.embedded_passages} passages, reused {report.reused_passages}")
     if report.extended:
-        print(f"{report.extended} HNSW index{'es' if report.extended > 1 else ''} extended "
-              "with the new rows, not rebuilt")
+        say(f"{report.extended} HNSW index{'es' if report.extended > 1 else ''} extended "
+            "with the new rows, not rebuilt")
     if report.delta_passages:
-        print(f"{report.delta_passages} added passages kept in the delta segment beside the "
-              "unchanged base (merged into it when the delta passes --delta-max-passages)")
+        say(f"{report.delta_passages} added passages kept in the delta segment beside the "
+            "unchanged base (merged into it when the delta passes --delta-max-passages)")
 
 
 def build_if_missing(settings: Any, progress: bool = True, in_child: bool = False) -> None:
@@ -83,8 +88,8 @@ def build_if_missing(settings: Any, progress: bool = True, in_child: bool = Fals
             build_in_child(settings, progress)
         return
     report = ensure_index(settings, progress=progress)
-    if report is not None:
-        print_build_report(report)
+    if report is not None:  # on stderr: standard output is the command's own (`ask --json`)
+        print_build_report(report, file=sys.stderr)
         release_freed_memory()
 
 

@@ -68,15 +68,19 @@ def test_rag_ask_json_cites_the_pdf_page(tmp_path: Path) -> None:
     docs = make_folder(tmp_path)
     env = {**os.environ, "RAG_DOCS_DIR": str(docs), "RAG_INDEX_DIR": str(tmp_path / "idx"),
            "RAG_CACHE_DIR": str(ROOT / ".rag" / "cache"), "HF_HUB_OFFLINE": "1"}
-    subprocess.run([sys.executable, "-m", "ui.cli", "index", "build"], cwd=ROOT, env=env,
-                   check=True, capture_output=True, timeout=300)
+    # no index yet: `ask` builds it, and its report goes to stderr, so stdout stays JSON
     out = subprocess.run([sys.executable, "-m", "ui.cli", "ask", "--json",
                           "How many cars did the Solveig carry on each crossing?"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
+    assert "Building the index" in out.stderr and "ferry.pdf" in out.stderr and "new" in out.stderr
     data = json.loads(out.stdout)
     assert "forty" in data["answer"]
     assert data["citations"][0]["doc_id"] == "ferry.pdf" and data["citations"][0]["page"] == 2
+    # `index build` is asked for its report: on stdout
+    built = subprocess.run([sys.executable, "-m", "ui.cli", "index", "build"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0 and "ferry.pdf" in built.stdout and "unchanged" in built.stdout
     show = subprocess.run([sys.executable, "-m", "ui.cli", "index", "show", "ferry.pdf"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert show.returncode == 0 and "The Solveig carried up to forty cars" in show.stdout

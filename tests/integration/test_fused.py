@@ -180,3 +180,36 @@ def test_openvino_requests_are_pooled_and_bounded(embedder: Embedder, model_path
         t.join()
     assert len(out) == 16 and all(np.allclose(o, want, atol=1e-6) for o in out)
     assert 1 <= len(made) <= 2  # 16 threads, at most two requests
+
+
+def test_tracing_prints_nothing_for_whoever_asks(model_path: str, capfd: pytest.CaptureFixture[str],
+                                                 recwarn: pytest.WarningsRecorder) -> None:
+    """index.fused.traced keeps the tracer's warnings and transformers' notes (set off when
+    freezing reads every attribute of the model) off the terminal, and puts transformers'
+    log level back after."""
+    from transformers import AutoModel
+
+    if hasattr(logging.Logger, "warning_once"):  # transformers says some notes once a process
+        logging.Logger.warning_once.cache_clear()
+    bert = AutoModel.from_pretrained(model_path).eval()
+
+    class Hidden(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+            return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+
+    rows = np.zeros((2, 16), dtype=np.int64)
+    example = {"input_ids": rows + 1000, "attention_mask": np.ones_like(rows), "token_type_ids": rows}
+    level = logging.getLogger("transformers").level
+    capfd.readouterr()
+    net = fused_module.traced(Hidden(), example)
+    err = capfd.readouterr().err
+    assert "loss_type" not in err and "deprecated" not in err, err
+    assert not [w for w in recwarn if issubclass(w.category, (FutureWarning, torch.jit.TracerWarning))]
+    assert logging.getLogger("transformers").level == level
+    with torch.no_grad():
+        assert net(*(torch.from_numpy(example[k]) for k in ("input_ids", "attention_mask",
+                                                            "token_type_ids"))).shape == (2, 16, 384)
