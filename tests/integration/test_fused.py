@@ -187,29 +187,21 @@ def test_tracing_prints_nothing_for_whoever_asks(model_path: str, capfd: pytest.
     """index.fused.traced keeps the tracer's warnings and transformers' notes (set off when
     freezing reads every attribute of the model) off the terminal, and puts transformers'
     log level back after."""
-    from transformers import AutoModel
+    from rag.reader import build_net
 
     if hasattr(logging.Logger, "warning_once"):  # transformers says some notes once a process
         logging.Logger.warning_once.cache_clear()
-    bert = AutoModel.from_pretrained(model_path).eval()
-
-    class Hidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
-            return self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+    reader = build_net(model_path).eval()  # what rag.reader.fused_bf16 traces
 
     rows = np.zeros((2, 16), dtype=np.int64)
     example = {"input_ids": rows + 1000, "attention_mask": np.ones_like(rows), "token_type_ids": rows}
     level = logging.getLogger("transformers").level
     capfd.readouterr()
-    net = fused_module.traced(Hidden(), example)
+    net = fused_module.traced(reader, example)
     err = capfd.readouterr().err
     assert "loss_type" not in err and "deprecated" not in err, err
     assert not [w for w in recwarn if issubclass(w.category, (FutureWarning, torch.jit.TracerWarning))]
     assert logging.getLogger("transformers").level == level
     with torch.no_grad():
         assert net(*(torch.from_numpy(example[k]) for k in ("input_ids", "attention_mask",
-                                                            "token_type_ids"))).shape == (2, 16, 384)
+                                                            "token_type_ids"))).shape == (2,)
