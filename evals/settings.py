@@ -114,6 +114,8 @@ class TrainSettings(Settings):
     # / 0.131; the reader alone top-1 0.740 against 0.727 (AUC 0.875 against 0.860); CoQA
     # follow-ups 0.624 against 0.629. Training takes 49 instead of 35 minutes
     reader_epochs: float = Field(1.5, gt=0, le=5, description="passes over the reader's pairs")
+    reader_lr: float = Field(5e-5, gt=0, le=1e-3, description="the reader body's peak learning "
+                                                            "rate (its head's is 20 times it)")
     # bf16: the reader's training passes under bf16 autocast (fp32 weights and optimiser). A
     # step of 32 pairs of 60 tokens took 433 and 435 ms against 748 and 752 ms in fp32 on
     # 2026-12-05's AMX host (one process each). 2 epochs in bf16 (2026-12-05, same data, folds

@@ -106,6 +106,7 @@ def reader_config(settings: TrainSettings) -> Any:
     from evals.reader_train import ReaderConfig
 
     return ReaderConfig(epochs=settings.reader_epochs, seed=settings.seed,
+                        lr=settings.reader_lr, head_lr=20 * settings.reader_lr,
                         max_length=settings.reader_window, negatives=settings.reader_negatives,
                         precision=settings.served_precision, layers=settings.reader_layers,
                         perturb=settings.reader_perturb,

@@ -137,3 +137,22 @@ def test_answer_spans_point_at_the_gold_answer_in_right_sentences_and_at_cls_in_
     from evals.reader_train import ReaderConfig
     got = rd.pairs([0], ReaderConfig(top=2, negatives=1), 0)
     assert [(p.label, p.answer) for p in got] == [(1, "1932"), (0, "")]
+
+
+def test_the_reader_learning_rate_setting_keeps_the_default_configuration() -> None:
+    """--reader-lr sets the body's rate and the head's at 20 times it; the default gives
+    ReaderConfig's own rates, so the cached readers' keys stay as they were."""
+    import numpy as np
+
+    from evals.reader_train import ReaderConfig, ReaderData
+    from evals.settings import TrainSettings
+    from evals.train import reader_config
+
+    base = TrainSettings(data=["x"], reader_train_precision="fp32")
+    default = reader_config(base)
+    assert (default.lr, default.head_lr) == (ReaderConfig().lr, ReaderConfig().head_lr)
+    faster = reader_config(base.model_copy(update={"reader_lr": 1e-4}))
+    assert (faster.lr, faster.head_lr) == (1e-4, 2e-3)
+    rd = ReaderData(["q"], [[("s", "")]], [np.array([True])], [np.zeros(1)], ["g"])
+    folds = np.zeros(1, dtype=int)
+    assert rd.digest(default, folds) != rd.digest(faster, folds)
